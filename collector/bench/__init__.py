@@ -1,0 +1,1 @@
+"""Benchmarks behind ``collector bench``: each prints ratios against a same-run baseline."""

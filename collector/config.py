@@ -1,0 +1,80 @@
+"""Configuration read from ``COLLECTOR_*`` environment variables, in one place."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+DEFAULT_RATE_LIMIT = 10_000
+
+# name -> (config key, parser, default)
+_ENV: dict[str, tuple[str, Any, Any]] = {
+    "DATABASE_URL": ("DATABASE_URL", str, None),
+    "SECRET_KEY": ("SECRET_KEY", str, None),
+    "PUBLIC_URL": ("PUBLIC_URL", str, None),
+    "MAX_BODY_BYTES": ("MAX_BODY_BYTES", int, DEFAULT_MAX_BODY_BYTES),
+    "RATE_LIMIT": ("RATE_LIMIT", float, DEFAULT_RATE_LIMIT),
+    "LRS_URL": ("LRS_URL", str, None),
+    "LRS_AUTH": ("LRS_AUTH", str, None),
+    "CALIPER_URL": ("CALIPER_URL", str, None),
+    "CALIPER_TOKEN": ("CALIPER_TOKEN", str, None),
+    "REDIS_URL": ("REDIS_URL", str, None),
+}
+
+
+class ConfigError(ValueError):
+    """A ``COLLECTOR_*`` variable holds a value that cannot be used."""
+
+
+def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the collector settings found in ``environ`` (default: ``os.environ``)."""
+    env = os.environ if environ is None else environ
+    settings: dict[str, Any] = {}
+    for name, (key, parse, default) in _ENV.items():
+        raw = env.get("COLLECTOR_" + name)
+        if raw is None or raw == "":
+            settings[key] = default
+            continue
+        try:
+            settings[key] = parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"COLLECTOR_{name}={raw!r}: {exc}") from exc
+    if settings["MAX_BODY_BYTES"] <= 0:
+        raise ConfigError("COLLECTOR_MAX_BODY_BYTES must be a positive number of bytes")
+    if settings["RATE_LIMIT"] < 0:
+        raise ConfigError("COLLECTOR_RATE_LIMIT must be 0 (off) or a positive events/s figure")
+    return settings
+
+
+def default_database_url(instance_path: str) -> str:
+    """SQLite file in the Flask instance folder."""
+    return "sqlite:///" + str(Path(instance_path) / "collector.sqlite3")
+
+
+def normalize_database_url(url: str) -> str:
+    """Pick the psycopg 3 driver for bare ``postgres://`` / ``postgresql://`` URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Generate the secret key once and keep it in the instance folder."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # O_EXCL: two workers starting together must agree on one key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

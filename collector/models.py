@@ -1,0 +1,149 @@
+"""SQLAlchemy 2 typed models. Schema changes go through Alembic (``migrations/``)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+IdStr = String(256)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Site(Base):
+    """A source of events: one public write key and the origins allowed to use it."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    write_key: Mapped[str] = mapped_column(String(64), unique=True)
+    origins: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of origins
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+
+
+class User(Base):
+    """A dashboard / export user."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+
+
+class Event(Base):
+    """A stored V3 event: the bytes received plus the columns dashboards query."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_site_id_ets", "site_id", "ets"),
+        Index("ix_events_sid", "sid"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    mid: Mapped[str] = mapped_column(IdStr, unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    eid: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(IdStr)  # eid, or the dotted name of a custom EXDATA
+    ets: Mapped[int] = mapped_column(BigInteger)  # client time, ms
+    received_at: Mapped[int] = mapped_column(BigInteger)  # server time, ms
+    sid: Mapped[str | None] = mapped_column(IdStr)
+    chain_id: Mapped[str | None] = mapped_column(IdStr)  # root sid of the session chain
+    actor_id: Mapped[str] = mapped_column(IdStr)
+    did: Mapped[str | None] = mapped_column(IdStr)
+    course_id: Mapped[str | None] = mapped_column(IdStr)
+    lesson_id: Mapped[str | None] = mapped_column(IdStr)
+    page_id: Mapped[str | None] = mapped_column(IdStr)
+    uri: Mapped[str | None] = mapped_column(String(4096))
+    object_id: Mapped[str | None] = mapped_column(IdStr)
+    object_type: Mapped[str | None] = mapped_column(IdStr)
+    edata_type: Mapped[str | None] = mapped_column(IdStr)
+    duplicate_of: Mapped[str | None] = mapped_column(IdStr)  # mid of the canonical course start
+    warnings: Mapped[str | None] = mapped_column(Text)  # JSON list
+    payload: Mapped[str] = mapped_column(Text)  # the event JSON as received
+
+
+class RejectedEvent(Base):
+    """Quarantine: an event (or unusable body) that was not stored, with its reasons."""
+
+    __tablename__ = "rejected_events"
+    __table_args__ = (Index("ix_rejected_events_site_id_received_at", "site_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    transport: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    batch_index: Mapped[int | None] = mapped_column(Integer)  # None: the whole body
+    mid: Mapped[str | None] = mapped_column(IdStr)
+    reasons: Mapped[str] = mapped_column(Text)  # JSON list of messages
+    payload: Mapped[str] = mapped_column(Text)
+
+
+class SessionLink(Base):
+    """Every sid seen, with the root sid of its chain (linked by ``PreviousSession``)."""
+
+    __tablename__ = "session_links"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    sid: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    root_sid: Mapped[str] = mapped_column(IdStr)
+    first_seen: Mapped[int] = mapped_column(BigInteger)
+
+
+class CourseStart(Base):
+    """The canonical course START per (actor, course, session chain)."""
+
+    __tablename__ = "course_starts"
+    __table_args__ = (
+        UniqueConstraint("site_id", "actor_id", "course_id", "chain_id",
+                         name="uq_course_starts_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    actor_id: Mapped[str] = mapped_column(IdStr)
+    course_id: Mapped[str] = mapped_column(IdStr)
+    chain_id: Mapped[str] = mapped_column(IdStr)  # "" for events without a session
+    mid: Mapped[str] = mapped_column(IdStr)
+    ets: Mapped[int] = mapped_column(BigInteger)
+
+
+class DuplicateReceipt(Base):
+    """An event received again with a mid already stored (counted, not stored twice)."""
+
+    __tablename__ = "duplicate_receipts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    mid: Mapped[str] = mapped_column(IdStr)
+    transport: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[int] = mapped_column(BigInteger)

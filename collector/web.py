@@ -1,0 +1,32 @@
+"""Pages: the landing redirect, the dashboard overview and the demo lesson."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, redirect, render_template, url_for
+from werkzeug.wrappers import Response
+
+from collector.auth import login_required
+from collector.db import get_engine
+from collector.stats import collect_stats
+
+bp = Blueprint("web", __name__)
+
+
+@bp.route("/")
+def index() -> Response:
+    return redirect(url_for("web.dashboard_home"))
+
+
+@bp.route("/dashboard")
+@login_required
+def dashboard_home() -> str:
+    return render_template("dashboard.html", stats=collect_stats(get_engine()))
+
+
+@bp.route("/demo")
+def demo() -> str:
+    return render_template("demo.html")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,135 @@
+"""One writer thread per process that group-commits the batches of all connections.
+
+Each connection hands its prepared batch to :meth:`BatchWriter.submit` and waits on the
+returned future; the writer drains whatever is queued into one transaction, commits,
+and only then resolves the futures, so a client is acked only for committed data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from concurrent.futures import Future
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from collector.db import StorageUnavailable
+from collector.persist import BatchOutcome, PreparedBatch, SessionChains, persist_group
+
+log = logging.getLogger(__name__)
+
+MAX_GROUP_EVENTS = 10000
+
+
+class WalCheckpointer(threading.Thread):
+    """Copies the SQLite WAL into the database off the writer's path.
+
+    Connections run with ``wal_autocheckpoint=0`` so a commit never pays for a
+    checkpoint; this thread runs PASSIVE checkpoints (they never block the writer).
+    """
+
+    INTERVAL = 0.25
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(name="collector-wal-checkpoint", daemon=True)
+        self.engine = engine
+
+    def run(self) -> None:
+        while True:
+            time.sleep(self.INTERVAL)
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except Exception as exc:  # noqa: BLE001 - retried on the next tick
+                log.debug("wal checkpoint failed: %s", exc)
+
+
+class BatchWriter:
+    """Group-committing writer; the thread starts on first use (after any fork)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.chains = SessionChains()
+        self._queue: queue.Queue[tuple[PreparedBatch, Future[BatchOutcome]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._start_lock = threading.Lock()
+        self.groups = 0
+        self.batches = 0
+
+    def submit(self, batch: PreparedBatch) -> Future[BatchOutcome]:
+        """Queue ``batch``; the future resolves after its commit (or fails)."""
+        self._ensure_thread()
+        fut: Future[BatchOutcome] = Future()
+        self._queue.put((batch, fut))
+        return fut
+
+    def write(self, batch: PreparedBatch) -> BatchOutcome:
+        """Submit and wait for the commit."""
+        return self.submit(batch).result()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
+        with self._start_lock:
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="collector-writer",
+                                                daemon=True)
+                self._thread.start()
+                if self.engine.dialect.name == "sqlite":
+                    WalCheckpointer(self.engine).start()
+
+    def _run(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            size = len(group[0][0].valid)
+            while size < MAX_GROUP_EVENTS:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                group.append(item)
+                size += len(item[0].valid)
+            try:
+                self._commit(group)
+            except BaseException:  # pragma: no cover - never let the writer die
+                log.exception("writer: unexpected failure")
+                for _, fut in group:
+                    if not fut.done():
+                        fut.set_exception(StorageUnavailable("internal error while storing"))
+
+    def _commit(self, group: list[tuple[PreparedBatch, Future[BatchOutcome]]]) -> None:
+        batches = [b for b, _ in group]
+        try:
+            outcomes = self._transaction(batches)
+        except OperationalError as exc:
+            log.warning("writer: database unavailable: %s", exc.orig)
+            for _, fut in group:
+                fut.set_exception(StorageUnavailable(str(exc.orig)))
+            return
+        except DBAPIError as exc:
+            if len(group) == 1:
+                log.error("writer: batch could not be stored: %s", exc.orig)
+                group[0][1].set_exception(StorageUnavailable(f"could not store: {exc.orig}"))
+                return
+            # One batch poisoned the group: store the others on their own.
+            for item in group:
+                self._commit([item])
+            return
+        for (_, fut), outcome in zip(group, outcomes, strict=True):
+            fut.set_result(outcome)
+
+    def _transaction(self, batches: list[PreparedBatch]) -> list[BatchOutcome]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                outcomes, learned = persist_group(conn, batches, self.chains)
+        self.chains.learn(learned)
+        self.groups += 1
+        self.batches += len(batches)
+        return outcomes

@@ -1,0 +1,181 @@
+"""Fixtures: apps on SQLite and on the real PostgreSQL, real servers on loopback.
+
+Every run gets its own PostgreSQL database (created here, dropped at the end). In CI
+(``CI=true``) a missing PostgreSQL or browser is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from collector import create_app
+from collector.auth import create_user
+from collector.db import get_engine, session, upgrade
+from collector.sites import create_site
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_ADMIN_URL = os.environ.get("COLLECTOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+ADMIN_PASSWORD = "correct horse battery"
+ORIGIN = "https://lessons.example.org"
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally, fail in CI: CI must run every check."""
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+def _pg_admin() -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL at {PG_ADMIN_URL} unavailable: {exc}")
+        raise
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database of this test run only."""
+    admin = _pg_admin()
+    name = f"collector_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
+def reset_pg(url: str) -> None:
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/collector.sqlite3"
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    reset_pg(pg_database)
+    return pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Storage tests run on both databases."""
+    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture(autouse=True)
+def _instance_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLLECTOR_INSTANCE_PATH", str(tmp_path / "instance"))
+    for name in list(os.environ):
+        if name.startswith("COLLECTOR_") and name not in ("COLLECTOR_INSTANCE_PATH",
+                                                           "COLLECTOR_TEST_PG"):
+            monkeypatch.delenv(name)
+
+
+class SiteFixture:
+    def __init__(self, key: str, name: str) -> None:
+        self.key = key
+        self.name = name
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    apps: list[Flask] = []
+
+    def factory(url: str, **config: Any) -> Flask:
+        settings = {"DATABASE_URL": url, "SECRET_KEY": "test-secret", "TESTING": True,
+                    "RATE_LIMIT": 0, **config}
+        app = create_app(settings)
+        upgrade(get_engine(app))
+        with session(app) as s:
+            site = create_site(s, "test", [ORIGIN])
+            create_user(s, "admin", ADMIN_PASSWORD)
+            s.commit()
+            app.config["TEST_SITE"] = SiteFixture(site.write_key, site.name)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        get_engine(app).dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], sqlite_url: str) -> Flask:
+    return make_app(sqlite_url)
+
+
+@pytest.fixture
+def any_app(make_app: Callable[..., Flask], database_url: str) -> Flask:
+    """The app on SQLite and on PostgreSQL."""
+    return make_app(database_url)
+
+
+@pytest.fixture
+def site_key(app: Flask) -> str:
+    return str(app.config["TEST_SITE"].key)
+
+
+class LiveServer:
+    """The app on a real loopback socket (threaded WSGI server) for transport tests."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def key(self) -> str:
+        return str(self.app.config["TEST_SITE"].key)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def any_live_server(any_app: Flask) -> Iterator[LiveServer]:
+    server = LiveServer(any_app).start()
+    yield server
+    server.stop()
