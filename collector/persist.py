@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,14 @@ class BatchOutcome:
     duplicates: int
 
 
+# Called inside the ingest transaction, after the events are inserted, with the batches
+# of the group and their outcomes (``outcome.stored`` holds only newly stored events).
+# Features that keep derived tables (outbox, session paths) register one here so their
+# rows commit atomically with the events. Hooks must work in bulk: they run on the
+# writer's hot path.
+PersistHook = Callable[[Connection, Sequence[PreparedBatch], Sequence[BatchOutcome]], None]
+
+
 class SessionChains:
     """(site, sid) -> root sid, learned from the database; roots never change once set."""
 
@@ -82,7 +90,8 @@ def text_of(raw: bytes, limit: int | None = None) -> str:
 
 
 def persist_group(
-    conn: Connection, batches: Sequence[PreparedBatch], chains: SessionChains
+    conn: Connection, batches: Sequence[PreparedBatch], chains: SessionChains,
+    hooks: Sequence[PersistHook] = (),
 ) -> tuple[list[BatchOutcome], dict[tuple[int, str], str]]:
     """Write ``batches`` on ``conn`` (inside the caller's transaction).
 
@@ -123,6 +132,8 @@ def persist_group(
         conn.execute(REJECTED.insert(), quarantine)
     if receipts:
         conn.execute(RECEIPTS.insert(), receipts)
+    for hook in hooks:
+        hook(conn, batches, outcomes)
     return outcomes, learned
 
 

@@ -18,7 +18,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from collector.db import StorageUnavailable
-from collector.persist import BatchOutcome, PreparedBatch, SessionChains, persist_group
+from collector.persist import (
+    BatchOutcome,
+    PersistHook,
+    PreparedBatch,
+    SessionChains,
+    persist_group,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,7 @@ class BatchWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.chains = SessionChains()
+        self.hooks: list[PersistHook] = []  # see collector.persist.PersistHook
         self._queue: queue.Queue[tuple[PreparedBatch, Future[BatchOutcome]]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._pid = 0
@@ -128,7 +135,7 @@ class BatchWriter:
         with self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_immediate=True)
             with conn.begin():
-                outcomes, learned = persist_group(conn, batches, self.chains)
+                outcomes, learned = persist_group(conn, batches, self.chains, self.hooks)
         self.chains.learn(learned)
         self.groups += 1
         self.batches += len(batches)
