@@ -168,7 +168,6 @@ def event_values(ev: ValidEvent, batch: PreparedBatch) -> tuple[Any, ...]:
 
 def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> set[str]:
     """Insert rows, skipping known mids; return the mids actually inserted."""
-    rows.sort(key=lambda r: r[0])
     if conn.dialect.name == "sqlite":
         # The hot path: plain executemany on the driver. The writer holds the database
         # lock (BEGIN IMMEDIATE), so the rows above the old max id are exactly ours.
@@ -184,6 +183,7 @@ def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> set[str]:
             return {r[0] for r in cur.execute("SELECT mid FROM events WHERE id > ?", (before,))}
         finally:
             cur.close()
+    rows.sort(key=lambda r: r[0])  # one lock order for concurrent PostgreSQL writers
     stmt = _insert(conn, EVENTS).on_conflict_do_nothing(index_elements=["mid"])
     result = conn.execute(stmt.returning(EVENTS.c.mid),
                           [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows])

@@ -11,8 +11,10 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import Session
 
+from collector.db import StorageUnavailable
 from collector.models import Site
 
 CACHE_SECONDS = 5.0
@@ -97,10 +99,13 @@ class SiteDirectory:
         hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(Site.id, Site.name, Site.origins).where(Site.write_key == key)
-            ).first()
+        try:
+            with self._engine.connect() as conn:
+                row = conn.execute(
+                    select(Site.id, Site.name, Site.origins).where(Site.write_key == key)
+                ).first()
+        except (DBAPIError, InvalidatePoolError) as exc:
+            raise StorageUnavailable(f"cannot look up the write key: {exc}") from exc
         auth = None
         if row is not None:
             auth = SiteAuth(row.id, row.name, frozenset(json.loads(row.origins or "[]")))
@@ -114,8 +119,11 @@ class SiteDirectory:
         """For CORS preflights, which carry no write key: is ``origin`` listed anywhere?"""
         now = time.monotonic()
         if self._all_origins is None or self._all_origins[0] <= now:
-            with self._engine.connect() as conn:
-                lists = conn.execute(select(Site.origins)).scalars().all()
+            try:
+                with self._engine.connect() as conn:
+                    lists = conn.execute(select(Site.origins)).scalars().all()
+            except (DBAPIError, InvalidatePoolError) as exc:
+                raise StorageUnavailable(f"cannot look up origins: {exc}") from exc
             merged = frozenset(o for raw in lists for o in json.loads(raw or "[]"))
             self._all_origins = (now + CACHE_SECONDS, merged)
         allowed = self._all_origins[1]

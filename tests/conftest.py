@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from collector import create_app
 from collector.auth import create_user
@@ -136,12 +136,20 @@ def site_key(app: Flask) -> str:
     return str(app.config["TEST_SITE"].key)
 
 
+class _OneRequestPerConnection(WSGIRequestHandler):
+    # After a WebSocket ends, werkzeug would keep the TCP connection alive waiting for a
+    # next HTTP request, so the client never sees the close complete (gunicorn, which
+    # `collector serve` uses, closes it). HTTP/1.0 makes the test server close too.
+    protocol_version = "HTTP/1.0"
+
+
 class LiveServer:
     """The app on a real loopback socket (threaded WSGI server) for transport tests."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server: BaseWSGIServer = make_server(
+            "127.0.0.1", 0, app, threaded=True, request_handler=_OneRequestPerConnection)
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

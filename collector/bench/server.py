@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -34,6 +35,7 @@ class ServerProcess:
         self.output: list[str] = []
         self.write_key: str | None = None
         self.admin_password: str | None = None
+        self._drain: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -51,8 +53,18 @@ class ServerProcess:
         )
         assert self.proc.stdout is not None
         self._read_until_serving(self.proc.stdout, timeout)
+        # Keep draining the log so a chatty server never blocks on a full pipe.
+        self._drain = threading.Thread(target=self._keep_reading, args=(self.proc.stdout,),
+                                       daemon=True)
+        self._drain.start()
         self.wait_healthy(timeout)
         return self
+
+    def _keep_reading(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.output.append(line)
+            if len(self.output) > 500:
+                del self.output[:250]
 
     def _read_until_serving(self, stream: IO[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -90,9 +102,15 @@ class ServerProcess:
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the whole process group (gunicorn master and workers)."""
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
             self.proc.wait(timeout=30)
+        if self._drain is not None:
+            self._drain.join(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)

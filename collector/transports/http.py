@@ -88,7 +88,11 @@ def write_key() -> str | None:
 
 
 def authenticate() -> SiteAuth:
-    site = get_directory().authenticate(write_key())
+    try:
+        site = get_directory().authenticate(write_key())
+    except StorageUnavailable:
+        raise HttpError(503, "STORAGE_UNAVAILABLE",
+                        "database unavailable: nothing was stored, retry later") from None
     if site is None:
         raise HttpError(401, "INVALID_WRITE_KEY",
                         "missing or unknown write key: send Authorization: Bearer <key> "
@@ -143,9 +147,16 @@ def health() -> tuple[Response, int]:
                      "database": "ok" if ok else "unavailable"}), 200 if ok else 503)
 
 
+def _origin_listed(origin: str) -> bool:
+    try:
+        return get_directory().any_site_allows(origin)
+    except StorageUnavailable:
+        return False
+
+
 def preflight() -> Response:
     origin = request.headers.get("Origin")
-    if not origin or not get_directory().any_site_allows(origin):
+    if not origin or not _origin_listed(origin):
         return Response(status=403)
     resp = Response(status=204)
     resp.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
@@ -159,7 +170,7 @@ def cors_headers(resp: Response) -> Response:
     origin = request.headers.get("Origin")
     if origin and request.endpoint != "ingest_http.health" and (
         resp.status_code != 403 or request.method != "OPTIONS"
-    ) and get_directory().any_site_allows(origin):
+    ) and _origin_listed(origin):
         resp.headers["Access-Control-Allow-Origin"] = origin
         resp.headers["Vary"] = "Origin"
     return resp

@@ -12,6 +12,7 @@ import logging
 from collections import deque
 from typing import Any
 
+import flask_sock
 from flask import Flask, request
 from flask_sock import Sock
 
@@ -20,10 +21,12 @@ from collector.events.envelope import EnvelopeError
 from collector.ingest import PendingIngest, get_pipeline
 from collector.ratelimit import RateLimited
 from collector.sites import get_directory, own_origin
+from collector.transports.wsserver import ClosingHandshakeServer
 
 log = logging.getLogger(__name__)
 sock = Sock()
 
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455 registry: the database is unavailable
 CLOSE_BAD_KEY = 4401
 CLOSE_BAD_ORIGIN = 4403
 MAX_IN_FLIGHT = 16  # frames of one connection being committed at once
@@ -35,7 +38,11 @@ def _send(ws: Any, frame: dict[str, Any]) -> None:
 
 @sock.route("/v1/ws")
 def ingest_socket(ws: Any) -> None:
-    site = get_directory().authenticate(request.args.get("key"))
+    try:
+        site = get_directory().authenticate(request.args.get("key"))
+    except StorageUnavailable:
+        ws.close(CLOSE_TRY_AGAIN_LATER, "database unavailable; reconnect later")
+        return
     if site is None:
         ws.close(CLOSE_BAD_KEY, "unknown write key")
         return
@@ -88,4 +95,6 @@ def _json_safe(value: Any) -> Any:
 def init_app(app: Flask) -> None:
     options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     options.setdefault("receive_bytes", 65536)
+    # flask-sock builds each connection from the module-level name ``Server``.
+    flask_sock.Server = ClosingHandshakeServer
     sock.init_app(app)

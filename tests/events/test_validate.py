@@ -207,7 +207,8 @@ def test_nul_in_identifiers_is_rejected() -> None:
 
 
 def test_deeply_nested_event_is_rejected() -> None:
-    raw = msgspec.json.encode(event("IMPRESSION"))[:-1] + b',"deep":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    deep = b"[" * 5000 + b"]" * 5000
+    raw = msgspec.json.encode(event("IMPRESSION"))[:-1] + b',"deep":' + deep + b"}"
     result = validate_event(raw, 0, NOW)
     assert isinstance(result, RejectedEvent)
     assert result.errors == ["event: nested too deeply"]
