@@ -59,3 +59,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     cli.init_app(app)
     return app
+
+
+def shutdown(app: Flask) -> None:
+    """Stop the app's background threads and close its database connections."""
+    from collector.db import get_engine
+    from collector.ingest import get_pipeline
+
+    get_pipeline(app).writer.close()
+    get_engine(app).dispose()

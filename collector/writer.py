@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -29,6 +30,7 @@ from collector.persist import (
 log = logging.getLogger(__name__)
 
 MAX_GROUP_EVENTS = 10000
+_STOP: Any = object()
 
 
 class WalCheckpointer(threading.Thread):
@@ -38,20 +40,31 @@ class WalCheckpointer(threading.Thread):
     checkpoint; this thread runs PASSIVE checkpoints (they never block the writer).
     """
 
-    INTERVAL = 0.25
+    INTERVAL = 0.25  # at most this often; only after commits
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(name="collector-wal-checkpoint", daemon=True)
         self.engine = engine
+        self.committed = threading.Event()
+        self.stopping = False
 
     def run(self) -> None:
         while True:
+            self.committed.wait()
+            if self.stopping:
+                return
             time.sleep(self.INTERVAL)
+            self.committed.clear()
             try:
                 with self.engine.connect() as conn:
                     conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except Exception as exc:  # noqa: BLE001 - retried on the next tick
-                log.debug("wal checkpoint failed: %s", exc)
+            except Exception as exc:  # noqa: BLE001 - retried after the next commit
+                log.warning("WAL checkpoint failed: %s", exc)
+                self.committed.set()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.committed.set()
 
 
 class BatchWriter:
@@ -65,6 +78,7 @@ class BatchWriter:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._start_lock = threading.Lock()
+        self._checkpointer: WalCheckpointer | None = None
         self.groups = 0
         self.batches = 0
 
@@ -89,16 +103,32 @@ class BatchWriter:
                                                 daemon=True)
                 self._thread.start()
                 if self.engine.dialect.name == "sqlite":
-                    WalCheckpointer(self.engine).start()
+                    self._checkpointer = WalCheckpointer(self.engine)
+                    self._checkpointer.start()
+
+    def close(self) -> None:
+        """Stop the writer (after what is queued) and the checkpointer threads."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(30)
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer.join(30)
 
     def _run(self) -> None:
         while True:
-            group = [self._queue.get()]
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            group = [first]
             size = len(group[0][0].valid)
             while size < MAX_GROUP_EVENTS:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
+                    break
+                if item is _STOP:
+                    self._queue.put(item)  # handled after this group
                     break
                 group.append(item)
                 size += len(item[0].valid)
@@ -137,6 +167,8 @@ class BatchWriter:
             with conn.begin():
                 outcomes, learned = persist_group(conn, batches, self.chains, self.hooks)
         self.chains.learn(learned)
+        if self._checkpointer is not None:
+            self._checkpointer.committed.set()
         self.groups += 1
         self.batches += len(batches)
         return outcomes

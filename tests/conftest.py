@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from collector import create_app
+from collector import create_app, shutdown
 from collector.auth import create_user
 from collector.db import get_engine, session, upgrade
 from collector.sites import create_site
@@ -117,7 +117,7 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
 
     yield factory
     for app in apps:
-        get_engine(app).dispose()
+        shutdown(app)
 
 
 @pytest.fixture

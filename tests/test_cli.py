@@ -64,7 +64,7 @@ def test_user_add_from_stdin(cli: CliRunner) -> None:
 
 
 def _ingest(sqlite_url: str, events: list[object]) -> None:
-    from collector import create_app
+    from collector import create_app, shutdown
     from collector.db import get_engine, session, upgrade
     from collector.sites import create_site
 
@@ -80,7 +80,7 @@ def _ingest(sqlite_url: str, events: list[object]) -> None:
         get_pipeline(app).ingest_body(auth, msgspec.json.encode({"events": events}),
                                       transport="http")
     finally:
-        get_engine(app).dispose()
+        shutdown(app)
 
 
 def test_stats_json(cli: CliRunner, sqlite_url: str) -> None:

@@ -142,7 +142,7 @@ def test_retried_canonical_course_start_is_a_duplicate_not_a_flag(any_app: Flask
 
 
 def test_chain_roots_survive_a_restart(any_app: Flask) -> None:
-    from collector import create_app
+    from collector import create_app, shutdown
 
     ingest(any_app, [course_start("algebra", sid="tab-1", actor="ada")])
     # A second app (a restarted process: empty caches) resolves the chain from the database.
@@ -156,7 +156,7 @@ def test_chain_roots_survive_a_restart(any_app: Flask) -> None:
         flags = [r[0] for r in rows(second, Event.duplicate_of)]
         assert flags[0] is None and flags[1] is not None
     finally:
-        get_engine(second).dispose()
+        shutdown(second)
 
 
 def test_unusable_body_is_quarantined_whole(any_app: Flask) -> None:
