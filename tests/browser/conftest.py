@@ -71,6 +71,7 @@ class Collector:
         self.instance = instance
         self.server = ServerProcess(database_url, instance=instance)
         self.engine: Engine | None = None
+        self.drain: threading.Thread | None = None
         self.lesson_key = ""
 
     @property
@@ -83,17 +84,38 @@ class Collector:
         return self.server.write_key
 
     def start(self) -> Collector:
-        self.server.start()
+        self._start()
         if self.engine is None:
             self.engine = make_engine(self.database_url)
         return self
+
+    def _start(self) -> None:
+        self.server.start()
+        # Keep reading the server's log so a full pipe can never block it.
+        stream = self.server.proc.stdout if self.server.proc else None
+        if stream is not None:
+            self.drain = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+            self.drain.start()
+
+    def _drain(self, stream: Any) -> None:
+        for line in stream:
+            if len(self.server.output) < 10_000:
+                self.server.output.append(line)
+
+    def kill(self) -> None:
+        """SIGKILL the whole server (gunicorn master and workers)."""
+        self.server.kill()
+        if self.drain is not None:
+            self.drain.join(10)  # the pipe ends with the process group
+            self.drain = None
+        if self.server.proc is not None and self.server.proc.stdout is not None:
+            self.server.proc.stdout.close()
 
     def restart(self) -> None:
         """A new server process on the same database and port (after ``kill``)."""
         self.server = ServerProcess(self.database_url, port=self.server.port,
                                     instance=self.instance)
-        self.server.write_key = None
-        self.server.start()
+        self._start()
 
     def add_site(self, name: str, origin: str) -> str:
         assert self.engine is not None
@@ -117,7 +139,7 @@ class Collector:
         return rows
 
     def stop(self) -> None:
-        self.server.kill()
+        self.kill()
         if self.engine is not None:
             self.engine.dispose()
 
@@ -134,7 +156,8 @@ class LessonSite:
                 body = site.pages.get(self.path.split("?")[0].split("#")[0])
                 data = (body or "not found").encode()
                 self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
+                kind = "text/javascript" if self.path.endswith(".js") else "text/html"
+                self.send_header("Content-Type", kind + "; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
@@ -160,9 +183,11 @@ class LessonSite:
 
 
 def tracker_page(collector_url: str, key: str, *, body: str = "", head: str = "",
-                 attrs: str = "", stub: bool = True, script: bool = True) -> str:
+                 attrs: str = "", stub: bool = True, script: bool = True,
+                 src: str | None = None) -> str:
     """A lesson page embedding the tracker the documented way."""
-    tag = (f'<script async src="{collector_url}/tracker.js" data-key="{key}" '
+    src = src or collector_url + "/tracker.js"
+    tag = (f'<script async src="{src}" data-key="{key}" '
            f'data-channel="test-channel" data-pdata-id="test.lessons" data-env="lesson" '
            f"{attrs}></script>") if script else ""
     return (f"<!doctype html><html><head><meta charset=utf-8><title>lesson</title>"
@@ -208,6 +233,13 @@ def tracker_state(page: Any) -> dict[str, Any]:
     """``ck('state')`` once the tracker has loaded."""
     page.wait_for_function("window.ck && window.ck.version")
     return dict(page.evaluate("ck('state')"))
+
+
+def until(page: Any, condition: str, timeout: float = 20.0) -> None:
+    """Wait for a JS ``condition`` on a page whose tracker has loaded (``s`` = its state)."""
+    page.wait_for_function(
+        f"(() => {{ if (!window.ck || !ck.version) return false; const s = ck('state');"
+        f" return {condition}; }})()", timeout=timeout * 1000)
 
 
 def wait_delivered(page: Any, timeout: float = 20.0) -> dict[str, Any]:
