@@ -181,15 +181,18 @@
   let open = null; // the batch still collecting events
   let sealTimer = 0;
 
+  const lost = (n) => {
+    counts.dropped += n;
+    LS.put('ck:dropped', '' + ((+LS.get('ck:dropped') || 0) + n));
+    console.warn(`[ck] offline queue full: dropped ${n} unsent events`);
+  };
   const drop = (k) => {
     let n = 0;
     try {
       n = JSON.parse(LS.get(k)).events.length;
     } catch (e) { /* unreadable: count the batch as empty */ }
     LS.del(k);
-    counts.dropped += n;
-    LS.put('ck:dropped', '' + ((+LS.get('ck:dropped') || 0) + n));
-    console.warn(`[ck] offline queue full: dropped the ${n} oldest unsent events`);
+    lost(n);
   };
   // Write a batch; when the queue is full (count or quota) the oldest batches go first.
   const keep = (batch) => {
@@ -198,8 +201,13 @@
     for (;;) {
       const others = LS.keys(Q).filter((x) => x !== k);
       if (others.length < cfg.maxQueued && LS.put(k, raw)) return;
-      drop(others.length ? others[0] : k);
-      if (!others.length) return;
+      if (!others.length) {
+        // This batch alone does not fit in storage: it cannot be kept.
+        LS.del(k);
+        if (open === batch) open = null;
+        return lost(batch.events.length);
+      }
+      drop(others[0]);
     }
   };
   const seal = () => {
@@ -224,10 +232,11 @@
   let sock = null;
   let inFlight = {}; // storage key -> frame sent and not answered yet
   let tries = 0; // failures since the last success (backoff exponent)
-  let wsWorked = !('WebSocket' in w) ? false : null;
+  let wsWorked = false;
   let useHttp = !('WebSocket' in w);
   let retryTimer = 0;
   let idleTimer = 0;
+  let ackTimer = 0; // an open socket that stops answering is treated as lost
   let stopped = 0; // 401/403 from the collector: a wrong key or origin, retrying is useless
   let httpBusy = false;
 
@@ -287,6 +296,13 @@
     }
   };
 
+  // Frames in flight must be answered within 20 s; otherwise the socket is dead in a way
+  // the browser has not noticed (a dropped NAT mapping): reconnect and resend.
+  const armAck = (s) => {
+    clearTimeout(ackTimer);
+    ackTimer = Object.keys(inFlight).length ? setTimeout(() => s.close(4000, 'no ack'), 20000) : 0;
+  };
+
   const connect = () => {
     let s;
     try {
@@ -313,6 +329,7 @@
         return;
       }
       answer(Q + ack.id, ack);
+      armAck(s);
       // Idle sockets hold a server thread each: close ours when there is nothing to send.
       clearTimeout(idleTimer);
       if (!Object.keys(inFlight).length) idleTimer = setTimeout(() => s.close(1000), 15000);
@@ -321,6 +338,8 @@
     s.onclose = (e) => {
       clearTimeout(guard);
       clearTimeout(idleTimer);
+      clearTimeout(ackTimer);
+      ackTimer = 0;
       if (sock !== s) return;
       const lost = inFlight;
       sock = null;
@@ -386,6 +405,7 @@
         inFlight[k] = raw;
       }
     }
+    armAck(sock);
   };
 
   const beaconed = {};
