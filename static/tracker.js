@@ -263,12 +263,12 @@
   const answer = (k, ack) => {
     const raw = inFlight[k] || LS.get(k);
     delete inFlight[k];
-    if (ack.error && /storage|rate|again|later/i.test(ack.error)) return later(); // resend
+    if (ack.error && /storage|rate limit|retry|again/i.test(ack.error)) return later(); // resend
     LS.del(k);
     let batch = { events: [] };
     try {
-      batch = JSON.parse(raw);
-    } catch (e) { /* another tab removed it first */ }
+      batch = JSON.parse(raw) || batch;
+    } catch (e) { /* unreadable: nothing to mark */ }
     if (ack.error) {
       // The frame itself is unusable: resending it would fail the same way forever.
       counts.rejected += batch.events.length;

@@ -25,8 +25,6 @@ from collector.db import make_engine
 from collector.sites import create_site
 from tests.conftest import unavailable
 
-pytestmark = pytest.mark.browser
-
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 STUB = "<script>window.ck=window.ck||function(){(ck.q=ck.q||[]).push(arguments)};</script>"
@@ -66,10 +64,12 @@ def chromium() -> Iterator[Any]:
 class Collector:
     """A running ``collector serve`` plus read access to its database."""
 
-    def __init__(self, database_url: str, instance: Path) -> None:
+    def __init__(self, database_url: str, instance: Path,
+                 env: dict[str, str] | None = None) -> None:
         self.database_url = database_url
         self.instance = instance
-        self.server = ServerProcess(database_url, instance=instance)
+        self.env = env
+        self.server = ServerProcess(database_url, instance=instance, env=env)
         self.engine: Engine | None = None
         self.drain: threading.Thread | None = None
         self.lesson_key = ""
@@ -114,7 +114,7 @@ class Collector:
     def restart(self) -> None:
         """A new server process on the same database and port (after ``kill``)."""
         self.server = ServerProcess(self.database_url, port=self.server.port,
-                                    instance=self.instance)
+                                    instance=self.instance, env=self.env)
         self._start()
 
     def add_site(self, name: str, origin: str) -> str:

@@ -188,6 +188,30 @@ def test_unacked_course_start_is_retried_from_the_queue_not_repeated(
     assert page.evaluate(f"sessionStorage.getItem('ck:cs:sent:{sid}:physics')") == "1"
 
 
+def test_rate_limited_frames_are_resent_later(
+        tmp_path: Path, lessons: LessonSite, recording: Any) -> None:
+    limited = Collector(f"sqlite:///{tmp_path}/limited.sqlite3", tmp_path / "instance",
+                        env={"COLLECTOR_RATE_LIMIT": "20"}).start()
+    try:
+        key = limited.add_site("lessons-limited", lessons.origin)
+        url = lessons.add("/limited.html", tracker_page(limited.url, key))
+        page = recording
+        refusals: list[str] = []
+        page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda f: refusals.append(f) if "rate limit" in str(f) else None))
+        page.goto(url)
+        wait_delivered(page)
+        # 80 events in 8 frames at once: 4x the per-second allowance, so frames get the
+        # "rate limit exceeded ... retry later" error frame and must be resent, not lost.
+        page.evaluate("for (let i = 0; i < 80; i++) { ck('interact', {id: 'burst-' + i});"
+                      " if (i % 10 === 9) ck('flush'); }")
+        rows = assert_exactly_once(limited, page)
+        assert kinds(rows)[("INTERACT", "CLICK")] == 80
+        assert refusals, "the collector never refused a frame: the test proves nothing"
+    finally:
+        limited.stop()
+
+
 def test_full_queue_drops_the_oldest_and_reports_it(
         collector: Collector, lessons: LessonSite, context: Any) -> None:
     page = context.new_page()
