@@ -1,4 +1,4 @@
-"""Pages: the landing redirect, the dashboard overview and the demo lesson."""
+"""Pages: the landing redirect and the dashboard overview (the demo course: demo.py)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,8 @@ def dashboard_home() -> str:
     return render_template("dashboard.html", stats=collect_stats(get_engine()))
 
 
-@bp.route("/demo")
-def demo() -> str:
-    return render_template("demo.html")
-
-
 def init_app(app: Flask) -> None:
+    from collector import demo
+
     app.register_blueprint(bp)
+    app.register_blueprint(demo.bp)
