@@ -17,8 +17,11 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress
+from operator import attrgetter, ne
 from typing import Any
 
 import msgspec
@@ -37,6 +40,10 @@ NAMES: Table = EventName.__table__  # type: ignore[assignment]
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
 MAX_EXAMPLE = 8192
 LOG_REPEAT_SECONDS = 60.0
+
+_name = attrgetter("name")
+_eid = attrgetter("eid")
+_warnings = attrgetter("warnings")
 
 
 class _Edata(msgspec.Struct):
@@ -80,9 +87,9 @@ def check_custom_events(registry: Registry, warn_log: WarningLog, site_name: str
                         valid: list[ValidEvent]) -> None:
     """Add registry warnings to the custom events of one batch (in order, so a
     registration earlier in the batch already applies to the events after it)."""
-    for ev in valid:
-        if ev.name == ev.eid:  # V3 events and EXDATA without a dotted type
-            continue
+    # Only custom names differ from their eid; select them without a Python-level loop
+    # over the (usually all V3) batch.
+    for ev in compress(valid, map(ne, map(_name, valid), map(_eid, valid))):
         edata = custom_edata(ev.raw)
         if ev.name == REGISTER_EVENT:
             warnings = registry.propose(edata.data)
@@ -110,21 +117,30 @@ def persist_catalog(conn: Connection, batches: Sequence[PreparedBatch],
     seen: dict[str, _Seen] = {}
     registers: list[ValidEvent] = []
     for batch, outcome in zip(batches, outcomes, strict=True):
+        stored = outcome.stored
+        if not stored:
+            continue
         at = batch.received_at
-        for ev in outcome.stored:
-            entry = seen.get(ev.name)
-            if entry is None:
-                raw = ev.raw
-                entry = seen[ev.name] = _Seen(
-                    ev.eid, 0, at, at,
-                    example=raw.decode() if len(raw) <= MAX_EXAMPLE else None)
-            entry.count += 1
+        # C-level iteration (Counter, map, filter, dict(zip)): this runs for every stored
+        # event on the writer thread; the Python-level loops are per distinct name.
+        counts = Counter(map(_name, stored))
+        new_names = [name for name in counts if name not in seen]
+        if new_names:
+            first = dict(zip(map(_name, reversed(stored)), reversed(stored), strict=True))
+            for name in new_names:
+                ev = first[name]
+                seen[name] = _Seen(ev.eid, 0, at, at, example=(
+                    ev.raw.decode() if len(ev.raw) <= MAX_EXAMPLE else None))
+        for name, count in counts.items():
+            entry = seen[name]
+            entry.count += count
             entry.last_seen = at
-            if ev.warnings:
-                entry.warned += 1
-                entry.last_warnings = json.dumps(ev.warnings)
-            if ev.name == REGISTER_EVENT:
-                registers.append(ev)
+        for ev in filter(_warnings, stored):
+            entry = seen[ev.name]
+            entry.warned += 1
+            entry.last_warnings = json.dumps(ev.warnings)
+        if REGISTER_EVENT in counts:
+            registers.extend(ev for ev in stored if ev.name == REGISTER_EVENT)
     for ev in registers:
         _store_registration(conn, ev)
     if seen:
