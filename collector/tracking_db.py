@@ -26,6 +26,7 @@ from collector.models import Site
 from collector.sites import SiteAuth, create_site
 
 INTERNAL_SITE = "collector"
+WRITER_THREAD = "collector-writer"  # see collector.writer.BatchWriter
 
 
 def internal_site(app: Flask) -> SiteAuth:
@@ -91,6 +92,10 @@ class DatabaseBackend:
     def send(self, event: dict[str, Any]) -> None:
         from collector.ingest import get_pipeline
 
+        if threading.current_thread().name == WRITER_THREAD:
+            # The writer would wait for its own commit: emit after the commit instead
+            # (a pipeline listener), never from a persist hook.
+            raise RuntimeError(f"cannot store {event['name']} from the writer thread")
         raw = msgspec.json.encode(v3_event(event))
         result = get_pipeline(self.app).ingest_events(self.site(), [raw], transport="python")
         if result.rejected:

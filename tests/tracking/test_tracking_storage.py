@@ -99,3 +99,18 @@ def test_failing_backend_does_not_stop_the_database(any_app: Flask,
 def test_module_functions_need_an_app() -> None:
     with pytest.raises(RuntimeError, match="app_context"):
         tracking.emit("org.video.paused", {})
+
+
+def test_emit_from_the_writer_thread_is_refused_not_deadlocked(
+        app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    tracker = tracking.get_tracker(app)
+    worker = threading.Thread(target=tracker.emit, args=("org.video.paused", {}),
+                              name="collector-writer")
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert any("from the writer thread" in str(r.exc_info[1]) for r in caplog.records
+               if r.exc_info)
+    assert stored_events(app, "org.video.paused") == []
