@@ -13,6 +13,7 @@ stored registration stays as it was.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -32,6 +33,9 @@ MAX_FIELDS = 200
 MAX_DESCRIPTION = 4096
 CACHE_SECONDS = 5.0
 PROVISIONAL_SECONDS = 60.0
+MAX_PROVISIONAL = 10_000  # registrations awaiting their commit (bounded against floods)
+
+log = logging.getLogger("collector.registry")
 
 
 class RegistrationError(ValueError):
@@ -189,7 +193,9 @@ class Registry:
         self._lock = threading.Lock()
         self._known: dict[str, dict[int, Registration]] = {}
         self._expires = 0.0
-        self._provisional: dict[tuple[str, int], tuple[float, Registration]] = {}
+        # name -> version -> (monotonic time seen, registration); inner dicts are
+        # replaced, never mutated, so readers need no lock.
+        self._provisional: dict[str, dict[int, tuple[float, Registration]]] = {}
 
     # --- writes from Python -----------------------------------------------------------
 
@@ -209,10 +215,10 @@ class Registry:
     def versions(self, name: str) -> dict[int, Registration]:
         """Known versions of ``name`` (committed first, then provisional)."""
         found = dict(self._snapshot().get(name, {}))
-        if self._provisional:
-            for (pname, version), (_, reg) in list(self._provisional.items()):
-                if pname == name and version not in found:
-                    found[version] = reg
+        pending = self._provisional.get(name)
+        if pending:
+            for version, (_, reg) in pending.items():
+                found.setdefault(version, reg)
         return found
 
     def latest_version(self, name: str) -> int | None:
@@ -262,8 +268,10 @@ class Registry:
         versions = self.versions(reg.name)
         stored = versions.get(reg.version)
         if stored is None:
-            with self._lock:
-                self._provisional[(reg.name, reg.version)] = (time.monotonic(), reg)
+            with self._lock:  # copy-on-write: readers iterate without the lock
+                if reg.name in self._provisional or len(self._provisional) < MAX_PROVISIONAL:
+                    self._provisional[reg.name] = {**self._provisional.get(reg.name, {}),
+                                                   reg.version: (time.monotonic(), reg)}
             return []
         if stored.field_set != reg.field_set:
             return [conflict_message(stored, reg, max(versions) + 1)]
@@ -279,14 +287,20 @@ class Registry:
         try:
             with self.engine.connect() as conn:
                 known = load_registrations(conn)
-        except Exception:  # noqa: BLE001 - keep checking with what we had; retry later
+        except Exception as exc:  # noqa: BLE001 - keep checking with what we had; retry later
+            log.warning("registry: could not reload registrations: %s", exc)
             self._expires = time.monotonic() + CACHE_SECONDS
             return self._known
         now = time.monotonic()
         with self._lock:
             self._known = known
             self._expires = now + CACHE_SECONDS
-            self._provisional = {
-                key: (added, reg) for key, (added, reg) in self._provisional.items()
-                if key[1] not in known.get(key[0], {}) and now - added < PROVISIONAL_SECONDS}
+            provisional: dict[str, dict[int, tuple[float, Registration]]] = {}
+            for name, pending in self._provisional.items():
+                kept = {version: (added, reg) for version, (added, reg) in pending.items()
+                        if version not in known.get(name, {})
+                        and now - added < PROVISIONAL_SECONDS}
+                if kept:
+                    provisional[name] = kept
+            self._provisional = provisional
         return known
