@@ -14,6 +14,7 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
-from collector import db
+from collector import audit, db
 from collector.models import User
 
 bp = Blueprint("auth", __name__)
@@ -140,6 +141,8 @@ def login() -> Response | str:
         session.clear()
         session["user"] = user.username
         session.permanent = True
+        audit.user_logged_in(current_app._get_current_object(),  # type: ignore[attr-defined]
+                             user.username, request.remote_addr)
         return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html")
 

@@ -8,7 +8,7 @@ import secrets
 from flask import Flask
 from sqlalchemy import func, select
 
-from collector import db
+from collector import audit, db
 from collector.auth import create_user
 from collector.models import Site, User
 from collector.sites import create_site
@@ -17,10 +17,12 @@ from collector.sites import create_site
 def bootstrap(app: Flask, base_url: str) -> list[str]:
     """Create site ``default`` and user ``admin`` on an empty database; return what to print."""
     lines: list[str] = []
+    audit.register_audit_events(app)  # so the catalog documents them before they occur
     with db.session(app) as s:
         if not s.scalar(select(func.count()).select_from(Site)):
             site = create_site(s, "default", [])
             s.commit()
+            audit.site_created(app, site.name, [], via="bootstrap")
             lines += [
                 "Created site 'default'.",
                 f"  write key: {site.write_key}",

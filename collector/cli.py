@@ -50,7 +50,10 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     click.echo(f"Serving on http://{host}:{port}  (demo: {base}/demo, dashboard: "
                f"{base}/dashboard; database: {db.get_engine().url.render_as_string()})")
     sys.stdout.flush()
-    db.get_engine().dispose()  # workers open their own connections after the fork
+    # Workers build their own app after the fork: stop this one's threads and connections.
+    from collector import shutdown
+
+    shutdown(app)
     run_gunicorn(host=host, port=port, workers=workers, threads=threads)
 
 
@@ -82,9 +85,14 @@ def site_group() -> None:
 @with_appcontext
 def site_add(name: str, origins: tuple[str, ...]) -> None:
     """Add a site; prints its write key as the last line."""
+    from collector import audit
     from collector.models import Site
     from collector.sites import create_site
+    from collector.tracking_db import INTERNAL_SITE
 
+    if name == INTERNAL_SITE:
+        raise click.ClickException(f"site name {name!r} is reserved for the collector's "
+                                   "own audit events")
     db.upgrade(db.get_engine())
     with db.session() as s:
         if s.query(Site).filter_by(name=name).first() is not None:
@@ -94,6 +102,8 @@ def site_add(name: str, origins: tuple[str, ...]) -> None:
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         s.commit()
+        audit.site_created(current_app._get_current_object(),  # type: ignore[attr-defined]
+                           site.name, json.loads(site.origins), via="cli")
         click.echo(f"site {site.name!r} created; allowed origins: "
                    f"{', '.join(json.loads(site.origins)) or '(none: server-side clients only)'}")
         click.echo("write key:", err=True)
@@ -244,6 +254,11 @@ def bench_ingest(events: int, batch: int, connections: int, as_json: bool) -> No
     else:
         for key, value in result.items():
             click.echo(f"{key:>24}: {value}")
+
+
+from collector.catalog_cli import catalog_group  # noqa: E402 - registered on main, below
+
+main.add_command(catalog_group)
 
 
 def init_app(app: Flask) -> None:

@@ -6,6 +6,8 @@ mid -> persist the batch in one transaction -> ack -> publish to the live hub.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,8 @@ from collector.persist import BatchOutcome, PreparedBatch
 from collector.ratelimit import EventRateLimiter, RateLimited
 from collector.sites import SiteAuth
 from collector.writer import BatchWriter
+
+log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_BATCH = 10_000
 
@@ -49,6 +53,9 @@ class Pipeline:
         self.limiter = limiter
         self.hub = hub
         self.listeners: list[Any] = []  # callables(site_id, stored events) after commit
+        # callables(site, valid events) after validation, before storing: they may add
+        # warnings to the events (the registry's field checks); a failing one is logged.
+        self.checks: list[Callable[[SiteAuth, list[ValidEvent]], None]] = []
 
     def ingest_body(self, site: SiteAuth, body: bytes, *, transport: str,
                     address: str | None = None) -> IngestResult:
@@ -103,6 +110,11 @@ class Pipeline:
             else:
                 seen.add(checked.mid)
                 valid.append(checked)
+        for check in self.checks:
+            try:
+                check(site, valid)
+            except Exception:  # noqa: BLE001 - a check must never cost the client its batch
+                log.exception("ingest: check %r failed", check)
         batch = PreparedBatch(site.id, transport, received, valid, rejected, repeated)
         return PendingIngest(self, site, batch, batch_id, self.writer.submit(batch))
 

@@ -147,3 +147,38 @@ class DuplicateReceipt(Base):
     mid: Mapped[str] = mapped_column(IdStr)
     transport: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- registry (issue 7): registered event types and what has been seen per name ---------
+
+
+class EventType(Base):
+    """One registered version of a named event type (edX event-tracking metadata)."""
+
+    __tablename__ = "event_types"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_event_types_name_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(IdStr)
+    version: Mapped[int] = mapped_column(Integer)
+    schema_id: Mapped[str] = mapped_column(String(300), unique=True)  # "<name>/v<version>"
+    description: Mapped[str] = mapped_column(Text)
+    fields: Mapped[str] = mapped_column(Text)  # JSON object: field name -> description
+    source: Mapped[str] = mapped_column(String(16))  # "python" or "browser"
+    registered_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class EventName(Base):
+    """Every event name stored so far (eid or custom name) with counts, kept at ingest."""
+
+    __tablename__ = "event_names"
+
+    name: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    eid: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(BigInteger)
+    first_seen: Mapped[int] = mapped_column(BigInteger)  # server time, ms
+    last_seen: Mapped[int] = mapped_column(BigInteger)
+    warned: Mapped[int] = mapped_column(BigInteger, default=0)  # events stored with warnings
+    last_warnings: Mapped[str | None] = mapped_column(Text)  # JSON list, latest warned event
+    example: Mapped[str | None] = mapped_column(Text)  # payload of an early event (<= 8 KB)
