@@ -61,6 +61,8 @@ class WalCheckpointer(threading.Thread):
             except Exception as exc:  # noqa: BLE001 - retried after the next commit
                 log.warning("WAL checkpoint failed: %s", exc)
                 self.committed.set()
+            if self.stopping:  # stop() may have come while this one ran (its set() cleared)
+                return
 
     def stop(self) -> None:
         self.stopping = True

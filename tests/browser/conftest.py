@@ -71,7 +71,6 @@ class Collector:
         self.env = env
         self.server = ServerProcess(database_url, instance=instance, env=env)
         self.engine: Engine | None = None
-        self.drain: threading.Thread | None = None
         self.lesson_key = ""
 
     @property
@@ -90,26 +89,11 @@ class Collector:
         return self
 
     def _start(self) -> None:
-        self.server.start()
-        # Keep reading the server's log so a full pipe can never block it.
-        stream = self.server.proc.stdout if self.server.proc else None
-        if stream is not None:
-            self.drain = threading.Thread(target=self._drain, args=(stream,), daemon=True)
-            self.drain.start()
-
-    def _drain(self, stream: Any) -> None:
-        for line in stream:
-            if len(self.server.output) < 10_000:
-                self.server.output.append(line)
+        self.server.start()  # ServerProcess keeps draining the server's log itself
 
     def kill(self) -> None:
         """SIGKILL the whole server (gunicorn master and workers)."""
         self.server.kill()
-        if self.drain is not None:
-            self.drain.join(10)  # the pipe ends with the process group
-            self.drain = None
-        if self.server.proc is not None and self.server.proc.stdout is not None:
-            self.server.proc.stdout.close()
 
     def restart(self) -> None:
         """A new server process on the same database and port (after ``kill``)."""
