@@ -1,0 +1,125 @@
+"""Read the facts both mappers need out of a V3 event dict, rejecting unusable data.
+
+The checks mirror ingest validation (``collector.events.validate``) so a mapper can be
+fed any dict, not only stored events: a missing actor or an impossible time is a
+:class:`~collector.mapping.Skip` with ``error=True``, never an invalid statement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from collector.events.validate import SECONDS_THRESHOLD
+from collector.mapping import Skip
+from collector.mapping.values import MAX_YEAR_MS
+
+
+@dataclass(slots=True)
+class EventFacts:
+    """The parts of a V3 event the mappings use, already checked."""
+
+    eid: str
+    mid: str
+    ets: int  # epoch ms (ets sent in seconds is read as seconds, as at ingest)
+    actor: str
+    edata: dict[str, Any]
+    edata_type: str | None
+    sid: str | None
+    platform: str | None  # context.pdata.id
+    course: str | None
+    lesson: str | None
+    attempt: str | None
+    object_id: str | None
+    object_type: str | None
+
+
+_CORRELATION_KINDS = {"Course": "course", "Lesson": "lesson", "Attempt": "attempt"}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def read_event(event: Any) -> EventFacts | Skip:
+    """Check ``event`` (a decoded V3 event) and return its facts, or why it is unusable."""
+    if not isinstance(event, dict):
+        return Skip("bad-event", "event: not a JSON object", error=True)
+    eid = event.get("eid")
+    if not isinstance(eid, str) or not eid:
+        return Skip("bad-event", "eid: missing", error=True)
+    mid = _text(event.get("mid"))
+    if mid is None:
+        return Skip("bad-event", "mid: missing (statement ids are derived from it)",
+                    error=True)
+    actor_obj = event.get("actor")
+    actor = _text(actor_obj.get("id")) if isinstance(actor_obj, dict) else None
+    if actor is None:
+        return Skip("bad-actor", "actor.id: missing or empty; no one to attribute it to",
+                    error=True)
+    ets = event.get("ets")
+    if isinstance(ets, bool) or not isinstance(ets, int | float) or ets != ets or ets <= 0:
+        return Skip("bad-ets", f"ets: {ets!r} is not a positive epoch time", error=True)
+    ets = int(ets)
+    if ets < SECONDS_THRESHOLD:  # documented correction, the same as at ingest
+        ets *= 1000
+    if ets > MAX_YEAR_MS:
+        return Skip("bad-ets", f"ets: {ets} is past year 9999", error=True)
+
+    edata = event.get("edata")
+    if not isinstance(edata, dict):
+        edata = {}
+    edata_type = edata.get("type")
+    if not isinstance(edata_type, str) or not edata_type:
+        edata_type = None
+    context = event.get("context")
+    if not isinstance(context, dict):
+        context = {}
+    pdata = context.get("pdata")
+    platform = _text(pdata.get("id")) if isinstance(pdata, dict) else None
+
+    course = lesson = attempt = None
+    cdata = context.get("cdata")
+    if cdata and isinstance(cdata, list):
+        for corr in cdata:
+            if not isinstance(corr, dict):
+                continue
+            kind = corr.get("type")
+            cid = corr.get("id")
+            if not isinstance(kind, str) or not isinstance(cid, str) or not cid.strip():
+                continue
+            kind = _CORRELATION_KINDS.get(kind, kind.lower())
+            if kind == "course":
+                course = course or cid
+            elif kind == "lesson":
+                lesson = lesson or cid
+            elif kind == "attempt":
+                attempt = attempt or cid
+
+    obj = event.get("object")
+    object_id = object_type = None
+    if obj and isinstance(obj, dict):
+        object_id, object_type = _text(obj.get("id")), _text(obj.get("type"))
+        if object_id is None or object_type is None:
+            object_id = object_type = None
+    if object_type is not None:  # the object names the course / lesson when cdata does not
+        kind = object_type.lower()
+        if kind == "course":
+            course = course or object_id
+        elif kind == "lesson":
+            lesson = lesson or object_id
+
+    return EventFacts(
+        eid=eid, mid=mid, ets=ets, actor=actor, edata=edata, edata_type=edata_type,
+        sid=_text(context.get("sid")), platform=platform, course=course, lesson=lesson,
+        attempt=attempt, object_id=object_id, object_type=object_type,
+    )
+
+
+def number(value: Any) -> float | None:
+    """A finite JSON number, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return value
