@@ -44,7 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=str(app.config.get("PUBLIC_URL") or "").startswith("https://"),
     )
 
-    from collector import auth, db, ingest, sites, web
+    from collector import auth, db, ingest, outbound, sites, web
     from collector.transports import http, ws
 
     db.init_app(app)
@@ -54,6 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     http.init_app(app)
     ws.init_app(app)
     web.init_app(app)
+    outbound.init_app(app)
 
     from collector import cli
 

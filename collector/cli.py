@@ -257,6 +257,30 @@ def bench_ingest(events: int, batch: int, connections: int, as_json: bool) -> No
             click.echo(f"{key:>24}: {value}")
 
 
+@bench_group.command("export")
+@click.option("--events", default=200_000, show_default=True, type=click.IntRange(1000))
+@click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object.")
+def bench_export(events: int, as_json: bool) -> None:
+    """xAPI export of EVENTS stored events: statements/s and peak memory (and at 1/4 size)."""
+    from collector.bench.export import run_export_bench
+
+    result = run_export_bench(events=events)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:>24}: {value}")
+
+
+def _register_feature_commands() -> None:
+    from collector.forwarding.cli import forward
+
+    main.add_command(forward)
+
+
+_register_feature_commands()
+
+
 def init_app(app: Flask) -> None:
     """Nothing to register on the app: commands live on the ``collector`` group."""
 
