@@ -63,8 +63,8 @@ class RalphLRS:
         })
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "ralph.api:app", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--log-level", "warning"],
+                [sys.executable, str(Path(__file__).with_name("run_ralph_lrs.py")),
+                 str(self.port)],
                 env=env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
