@@ -122,6 +122,8 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append(request)
                 reply = b'{"ok": true}' if status < 300 else b'{"error": "test says no"}'
+                if status == 204:
+                    reply = b""
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply)))
