@@ -48,13 +48,13 @@ def read_event(event: Any) -> EventFacts | Skip:
     eid = event.get("eid")
     if not isinstance(eid, str) or not eid:
         return Skip("bad-event", "eid: missing", error=True)
-    mid = _text(event.get("mid"))
-    if mid is None:
+    mid = event.get("mid")
+    if not isinstance(mid, str) or not mid.strip():
         return Skip("bad-event", "mid: missing (statement ids are derived from it)",
                     error=True)
     actor_obj = event.get("actor")
-    actor = _text(actor_obj.get("id")) if isinstance(actor_obj, dict) else None
-    if actor is None:
+    actor = actor_obj.get("id") if isinstance(actor_obj, dict) else None
+    if not isinstance(actor, str) or not actor.strip():
         return Skip("bad-actor", "actor.id: missing or empty; no one to attribute it to",
                     error=True)
     ets = event.get("ets")
@@ -76,7 +76,9 @@ def read_event(event: Any) -> EventFacts | Skip:
     if not isinstance(context, dict):
         context = {}
     pdata = context.get("pdata")
-    platform = _text(pdata.get("id")) if isinstance(pdata, dict) else None
+    platform = pdata.get("id") if isinstance(pdata, dict) else None
+    if not isinstance(platform, str) or not platform:
+        platform = None
 
     course = lesson = attempt = None
     cdata = context.get("cdata")
@@ -109,9 +111,10 @@ def read_event(event: Any) -> EventFacts | Skip:
         elif kind == "lesson":
             lesson = lesson or object_id
 
+    sid = context.get("sid")
     return EventFacts(
         eid=eid, mid=mid, ets=ets, actor=actor, edata=edata, edata_type=edata_type,
-        sid=_text(context.get("sid")), platform=platform, course=course, lesson=lesson,
+        sid=sid if isinstance(sid, str) and sid else None, platform=platform, course=course, lesson=lesson,
         attempt=attempt, object_id=object_id, object_type=object_type,
     )
 

@@ -69,6 +69,7 @@ def registration_uuid(namespace: uuid.UUID, chain_root: str) -> str:
     return uuid5_str(namespace, chain_root)
 
 
+@functools.lru_cache(maxsize=16384)  # lesson pages repeat
 def page_iri(uri: str, public_url: str) -> str | None:
     """A page's IRI: absolute http(s) URIs as sent, relative ones resolved on PUBLIC_URL."""
     uri = uri.strip()
