@@ -43,6 +43,81 @@ def _text(value: Any) -> str | None:
 
 def read_event(event: Any) -> EventFacts | Skip:
     """Check ``event`` (a decoded V3 event) and return its facts, or why it is unusable."""
+    facts = _read_well_formed(event)
+    return facts if facts is not None else _read_checked(event)
+
+
+def _read_well_formed(event: Any) -> EventFacts | None:
+    """The export hot path for events shaped as ingest stores them; None: check slowly."""
+    try:
+        eid = event["eid"]
+        mid = event["mid"]
+        actor = event["actor"]["id"]
+        ets = event["ets"]
+        context = event["context"]
+        edata = event.get("edata")
+        cdata = context.get("cdata")
+        pdata = context.get("pdata")
+        platform = pdata.get("id") if pdata else None
+        sid = context.get("sid")
+    except (KeyError, TypeError, AttributeError):
+        return None
+    if (type(eid) is not str or type(mid) is not str or type(actor) is not str
+            or type(ets) is not int or not eid or mid.isspace() or not mid
+            or not actor or actor.isspace() or ets < SECONDS_THRESHOLD or ets > MAX_YEAR_MS
+            or type(edata) is not dict or (cdata is not None and type(cdata) is not list)
+            or (sid is not None and type(sid) is not str)
+            or (platform is not None and type(platform) is not str)):
+        return None
+    edata_type = edata.get("type")
+    if type(edata_type) is not str or not edata_type:
+        edata_type = None
+    course = lesson = attempt = None
+    if cdata:
+        for corr in cdata:
+            if type(corr) is not dict:
+                return None
+            cid = corr.get("id")
+            if type(cid) is not str or not cid or cid.isspace():
+                continue
+            kind = corr.get("type")
+            if kind == "Course":
+                course = course or cid
+            elif kind == "Lesson":
+                lesson = lesson or cid
+            elif kind == "Attempt":
+                attempt = attempt or cid
+            elif type(kind) is str and kind.lower() in ("course", "lesson", "attempt"):
+                return None  # unusual spelling: let the checked path read it
+    object_id = object_type = None
+    obj = event.get("object")
+    if obj:
+        return _with_object(obj, eid, mid, ets, actor, edata, edata_type, sid, platform,
+                            course, lesson, attempt)
+    return EventFacts(eid, mid, ets, actor, edata, edata_type, sid or None, platform or None,
+                      course, lesson, attempt, object_id, object_type)
+
+
+def _with_object(obj: Any, eid: str, mid: str, ets: int, actor: str, edata: dict[str, Any],
+                 edata_type: str | None, sid: str | None, platform: str | None,
+                 course: str | None, lesson: str | None, attempt: str | None,
+                 ) -> EventFacts | None:
+    if type(obj) is not dict:
+        return None
+    object_id, object_type = _text(obj.get("id")), _text(obj.get("type"))
+    if object_id is None or object_type is None:
+        object_id = object_type = None
+    else:
+        kind = object_type.lower()
+        if kind == "course":
+            course = course or object_id
+        elif kind == "lesson":
+            lesson = lesson or object_id
+    return EventFacts(eid, mid, ets, actor, edata, edata_type, sid or None, platform or None,
+                      course, lesson, attempt, object_id, object_type)
+
+
+def _read_checked(event: Any) -> EventFacts | Skip:
     if not isinstance(event, dict):
         return Skip("bad-event", "event: not a JSON object", error=True)
     eid = event.get("eid")

@@ -189,3 +189,20 @@ def test_the_validators_catch_invalid_statements() -> None:
         target[path[-1]] = value
         broken.append(st)
     assert all(problems for problems in xapi_problems(broken))
+
+
+def test_fast_and_checked_readings_agree() -> None:
+    """The export hot path reads well-formed events exactly as the checked path does."""
+    from collector.bench.synthetic import synthetic_events
+    from collector.mapping.source import _read_checked, _read_well_formed
+
+    events = lesson_calls() + list(synthetic_events(300, seed=2)) + [
+        course_start(ets=1_763_000_000), lesson_event("INTERACT", cdata=[
+            {"type": "lesson", "id": "lower"}]), event("IMPRESSION", obj={"id": "x"})]
+    fast_used = 0
+    for ev in events:
+        fast = _read_well_formed(ev)
+        if fast is not None:
+            fast_used += 1
+            assert fast == _read_checked(ev)
+    assert fast_used >= len(events) - 3
