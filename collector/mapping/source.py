@@ -189,8 +189,8 @@ def _read_checked(event: Any) -> EventFacts | Skip:
     sid = context.get("sid")
     return EventFacts(
         eid=eid, mid=mid, ets=ets, actor=actor, edata=edata, edata_type=edata_type,
-        sid=sid if isinstance(sid, str) and sid else None, platform=platform, course=course, lesson=lesson,
-        attempt=attempt, object_id=object_id, object_type=object_type,
+        sid=sid if isinstance(sid, str) and sid else None, platform=platform, course=course,
+        lesson=lesson, attempt=attempt, object_id=object_id, object_type=object_type,
     )
 
 
