@@ -12,10 +12,14 @@ import msgspec
 from sqlalchemy import Engine, Select, select
 
 from collector.mapping import MappingContext, Skip
-from collector.mapping.caliper import ENVELOPE_EVENTS, caliper_envelope, caliper_events
+from collector.mapping.caliper import (
+    ENVELOPE_EVENTS,
+    caliper_envelope,
+    caliper_events_from_json,
+)
 from collector.mapping.caliper import MAPPED_EIDS as CALIPER_EIDS
 from collector.mapping.xapi import MAPPED_EIDS as XAPI_EIDS
-from collector.mapping.xapi import xapi_statement
+from collector.mapping.xapi import xapi_statement_from_json
 from collector.models import Event, now_ms
 
 PAGE = 2000
@@ -80,7 +84,6 @@ def iter_v3(engine: Engine, flt: ExportFilter) -> Iterator[bytes]:
 
 
 _MAPPED_COLUMNS = [Event.payload, Event.chain_id, Event.duplicate_of]
-_decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
 
@@ -100,7 +103,7 @@ def iter_xapi(engine: Engine, flt: ExportFilter, public_url: str,
             if len(contexts) > 10_000:
                 contexts.clear()
             ctx = contexts[row.chain_id] = MappingContext(public_url, row.chain_id)
-        statement = xapi_statement(_decode(row.payload), ctx)
+        statement = xapi_statement_from_json(row.payload, ctx)
         if isinstance(statement, Skip):
             if skipped is not None:
                 skipped[statement.code] += 1
@@ -116,7 +119,7 @@ def iter_caliper(engine: Engine, flt: ExportFilter, public_url: str,
                            Event.duplicate_of.is_(None))
     batch: list[dict[str, Any]] = []
     for row in rows:
-        mapped = caliper_events(_decode(row.payload), MappingContext(public_url, row.chain_id))
+        mapped = caliper_events_from_json(row.payload, MappingContext(public_url, row.chain_id))
         if isinstance(mapped, Skip):
             if skipped is not None:
                 skipped[mapped.code] += 1

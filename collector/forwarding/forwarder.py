@@ -18,18 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import msgspec
 from sqlalchemy import Engine
 
 from collector.forwarding import outbox
 from collector.forwarding.outbox import Claimed
 from collector.forwarding.senders import SendResult
 from collector.mapping import MappingContext, Skip
-from collector.mapping.caliper import caliper_events
-from collector.mapping.xapi import xapi_statement
+from collector.mapping.caliper import caliper_events_from_json
+from collector.mapping.xapi import xapi_statement_from_json
 
 log = logging.getLogger(__name__)
-_decode = msgspec.json.Decoder().decode
 
 
 class Sender(Protocol):
@@ -40,13 +38,13 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
-def xapi_documents(event: Any, context: MappingContext) -> list[Any] | Skip:
-    statement = xapi_statement(event, context)
+def xapi_documents(raw: str, context: MappingContext) -> list[Any] | Skip:
+    statement = xapi_statement_from_json(raw, context)
     return statement if isinstance(statement, Skip) else [statement]
 
 
-MAPPERS: dict[str, Callable[[Any, MappingContext], list[Any] | Skip]] = {
-    "xapi": xapi_documents, "caliper": caliper_events}
+MAPPERS: dict[str, Callable[[str, MappingContext], list[Any] | Skip]] = {
+    "xapi": xapi_documents, "caliper": caliper_events_from_json}
 
 
 @dataclass(slots=True)
@@ -133,10 +131,7 @@ class Forwarder:
             return Skip("bad-event", "the event of this outbox row is no longer stored",
                         error=True)
         context = MappingContext(self.public_url, row.chain_id, row.duplicate_of is not None)
-        try:
-            return self.map(_decode(row.payload), context)
-        except msgspec.DecodeError:
-            return Skip("bad-event", "stored payload is not JSON", error=True)
+        return self.map(row.payload, context)
 
     def _deliver(self, chunk: list[tuple[Claimed, list[Any]]], sent: list[int],
                  report: ForwardReport) -> bool:

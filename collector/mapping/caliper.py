@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.mapping import MappingContext, Skip
-from collector.mapping.source import EventFacts, read_event
+from collector.mapping.source import EventFacts, read_event, read_json
 from collector.mapping.values import (
     CALIPER_NAMESPACE,
     iso_duration,
@@ -56,7 +56,18 @@ def caliper_envelope(events: list[dict[str, Any]], public_url: str, send_ms: int
 
 def caliper_events(event: Any, context: MappingContext) -> list[dict[str, Any]] | Skip:
     """The Caliper events for ``event`` (a decoded V3 event), or why there are none."""
-    facts = read_event(event)
+    return events_of(read_event(event), context)
+
+
+def caliper_events_from_json(raw: bytes | str, context: MappingContext,
+                             ) -> list[dict[str, Any]] | Skip:
+    """:func:`caliper_events` of a stored event's JSON (the export and forwarding path)."""
+    return events_of(read_json(raw), context)
+
+
+def events_of(facts: EventFacts | Skip, context: MappingContext,
+              ) -> list[dict[str, Any]] | Skip:
+    """The Caliper events for already read event facts."""
     if isinstance(facts, Skip):
         return facts
     eid, kind = facts.eid, facts.edata_type

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from collector.events.validate import SECONDS_THRESHOLD
 from collector.mapping import Skip
 from collector.mapping.values import MAX_YEAR_MS
@@ -201,3 +203,98 @@ def number(value: Any) -> float | None:
     if value != value or value in (float("inf"), float("-inf")):
         return None
     return value
+
+
+# --- reading stored JSON directly (export and forwarding hot path) -------------------
+
+
+class _Correlation(msgspec.Struct):
+    type: Any = None
+    id: Any = None
+
+
+class _Producer(msgspec.Struct):
+    id: str | None = None
+
+
+class _Context(msgspec.Struct):
+    sid: str | None = None
+    pdata: _Producer | None = None
+    cdata: list[_Correlation] | None = None
+
+
+class _Actor(msgspec.Struct):
+    id: str
+
+
+class _Object(msgspec.Struct):
+    id: Any = None
+    type: Any = None
+
+
+class _Stored(msgspec.Struct):
+    """Only the fields the mappers read; msgspec skips the rest without building it."""
+
+    eid: str
+    mid: str
+    ets: int
+    actor: _Actor
+    context: _Context
+    edata: dict[str, Any]
+    object: _Object | None = None
+
+
+_stored = msgspec.json.Decoder(_Stored)
+_generic = msgspec.json.Decoder()
+
+
+def read_json(raw: bytes | str) -> EventFacts | Skip:
+    """:func:`read_event` of a JSON document, without building the parts no mapper reads.
+
+    Anything unusual (a type the fast decoder does not expect, ets in seconds, ...) is
+    read by :func:`read_event` on the fully decoded event, with the same results.
+    """
+    try:
+        ev = _stored.decode(raw)
+    except msgspec.ValidationError:
+        return _read_slow(raw)
+    except msgspec.DecodeError:
+        return Skip("bad-event", "event: not valid JSON", error=True)
+    mid, actor, ets, eid = ev.mid, ev.actor.id, ev.ets, ev.eid
+    if (not eid or not mid or mid.isspace() or not actor or actor.isspace()
+            or ets < SECONDS_THRESHOLD or ets > MAX_YEAR_MS):
+        return _read_slow(raw)
+    edata = ev.edata
+    edata_type = edata.get("type")
+    if type(edata_type) is not str or not edata_type:
+        edata_type = None
+    ctx = ev.context
+    course = lesson = attempt = None
+    if ctx.cdata:
+        for corr in ctx.cdata:
+            cid = corr.id
+            if type(cid) is not str or not cid or cid.isspace():
+                continue
+            kind = corr.type
+            if kind == "Course":
+                course = course or cid
+            elif kind == "Lesson":
+                lesson = lesson or cid
+            elif kind == "Attempt":
+                attempt = attempt or cid
+            elif type(kind) is str and kind.lower() in ("course", "lesson", "attempt"):
+                return _read_slow(raw)
+    platform = ctx.pdata.id if ctx.pdata is not None else None
+    if ev.object is not None:
+        return _with_object({"id": ev.object.id, "type": ev.object.type}, eid, mid, ets,
+                            actor, edata, edata_type, ctx.sid, platform, course, lesson,
+                            attempt) or _read_slow(raw)
+    return EventFacts(eid, mid, ets, actor, edata, edata_type, ctx.sid or None,
+                      platform or None, course, lesson, attempt, None, None)
+
+
+def _read_slow(raw: bytes | str) -> EventFacts | Skip:
+    try:
+        return read_event(_generic.decode(raw))
+    except msgspec.DecodeError:
+        return Skip("bad-event", "event: not valid JSON", error=True)

@@ -206,3 +206,20 @@ def test_fast_and_checked_readings_agree() -> None:
             fast_used += 1
             assert fast == _read_checked(ev)
     assert fast_used >= len(events) - 3
+
+
+def test_reading_stored_json_agrees_with_reading_the_dict() -> None:
+    """Export and forwarding read the stored JSON directly: same facts, same skips."""
+    import msgspec
+
+    from collector.bench.synthetic import synthetic_events
+    from collector.mapping.source import read_event, read_json
+
+    odd = [course_start(ets=1_763_000_000), lesson_event("INTERACT", cdata=[
+        {"type": "lesson", "id": "lower"}]), event("IMPRESSION", obj={"id": "x"}),
+        event("ASSESS", actor={"id": 7}), event("START", edata=None), {"eid": "X"}]
+    for ev in lesson_calls() + list(synthetic_events(200, seed=4)) + odd:
+        raw = msgspec.json.encode(ev)
+        assert read_json(raw) == read_event(ev)
+        assert read_json(raw.decode()) == read_event(ev)
+    assert read_json(b"{not json").code == "bad-event"  # type: ignore[union-attr]
