@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.mapping.caliper import MAPPED_EIDS as CALIPER_EIDS
 from collector.mapping.caliper import caliper_candidate
@@ -114,10 +115,10 @@ def _mine(ids: Iterable[int], owner: str) -> Any:
 
 
 def _state(conn: Connection, target: str) -> None:
-    """Make sure the target's state row exists (first use)."""
-    exists = conn.scalar(select(func.count()).select_from(STATE).where(STATE.c.target == target))
-    if not exists:
-        conn.execute(insert(STATE).values(target=target, sent=0, unmapped=0))
+    """Make sure the target's state row exists (first use; several workers may race)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(STATE).values(target=target, sent=0, unmapped=0)
+                 .on_conflict_do_nothing(index_elements=["target"]))
 
 
 def complete(engine: Engine, target: str, owner: str, sent: Sequence[int],
