@@ -44,7 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=str(app.config.get("PUBLIC_URL") or "").startswith("https://"),
     )
 
-    from collector import auth, db, ingest, sites, tracker_asset, tracking, web
+    from collector import auth, db, ingest, outbound, sites, tracker_asset, tracking, web
     from collector.transports import http, ws
 
     db.init_app(app)
@@ -56,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     tracker_asset.init_app(app)
     tracking.init_app(app)
+    outbound.init_app(app)
 
     from collector import cli
 

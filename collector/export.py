@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,7 +11,16 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, Select, select
 
-from collector.models import Event
+from collector.mapping import MappingContext, Skip
+from collector.mapping.caliper import (
+    ENVELOPE_EVENTS,
+    caliper_envelope,
+    caliper_events_from_json,
+)
+from collector.mapping.caliper import MAPPED_EIDS as CALIPER_EIDS
+from collector.mapping.xapi import MAPPED_EIDS as XAPI_EIDS
+from collector.mapping.xapi import xapi_statement_from_json
+from collector.models import Event, now_ms
 
 PAGE = 2000
 
@@ -52,11 +62,12 @@ def parse_time(value: str | None, name: str) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-def iter_event_rows(engine: Engine, flt: ExportFilter, columns: list[Any]) -> Iterator[Any]:
+def iter_event_rows(engine: Engine, flt: ExportFilter, columns: list[Any],
+                    *where: Any) -> Iterator[Any]:
     """Yield rows of ``columns`` (plus ``Event.id`` first) in id order, page by page."""
     last = 0
     while True:
-        stmt = flt.apply(select(Event.id, *columns).where(Event.id > last))
+        stmt = flt.apply(select(Event.id, *columns).where(Event.id > last, *where))
         stmt = stmt.order_by(Event.id).limit(PAGE)
         with engine.connect() as conn:
             rows = conn.execute(stmt).all()
@@ -70,6 +81,84 @@ def iter_v3(engine: Engine, flt: ExportFilter) -> Iterator[bytes]:
     """Stored V3 events, each as the JSON bytes received."""
     for row in iter_event_rows(engine, flt, [Event.payload]):
         yield row.payload.encode()
+
+
+_MAPPED_COLUMNS = [Event.payload, Event.chain_id, Event.duplicate_of]
+_encode = msgspec.json.Encoder().encode
+
+
+def iter_xapi(engine: Engine, flt: ExportFilter, public_url: str,
+              skipped: Counter[str] | None = None) -> Iterator[bytes]:
+    """xAPI statements (JSON bytes) of the stored events, canonical course starts only.
+
+    Events that map to nothing are counted in ``skipped`` by reason code.
+    """
+    # Non-canonical course starts and eids that never map are left out by the query.
+    rows = iter_event_rows(engine, flt, _MAPPED_COLUMNS, Event.eid.in_(sorted(XAPI_EIDS)),
+                           Event.duplicate_of.is_(None))
+    contexts: dict[str | None, MappingContext] = {}
+    for row in rows:
+        ctx = contexts.get(row.chain_id)
+        if ctx is None:
+            if len(contexts) > 10_000:
+                contexts.clear()
+            ctx = contexts[row.chain_id] = MappingContext(public_url, row.chain_id)
+        statement = xapi_statement_from_json(row.payload, ctx)
+        if isinstance(statement, Skip):
+            if skipped is not None:
+                skipped[statement.code] += 1
+            continue
+        yield _encode(statement)
+
+
+def iter_caliper(engine: Engine, flt: ExportFilter, public_url: str,
+                 skipped: Counter[str] | None = None,
+                 per_envelope: int = ENVELOPE_EVENTS) -> Iterator[bytes]:
+    """Caliper envelopes (JSON bytes) of up to ``per_envelope`` events each."""
+    rows = iter_event_rows(engine, flt, _MAPPED_COLUMNS, Event.eid.in_(sorted(CALIPER_EIDS)),
+                           Event.duplicate_of.is_(None))
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        mapped = caliper_events_from_json(row.payload, MappingContext(public_url, row.chain_id))
+        if isinstance(mapped, Skip):
+            if skipped is not None:
+                skipped[mapped.code] += 1
+            continue
+        batch.extend(mapped)
+        if len(batch) >= per_envelope:
+            yield _encode(caliper_envelope(batch, public_url, now_ms()))
+            batch = []
+    if batch:
+        yield _encode(caliper_envelope(batch, public_url, now_ms()))
+
+
+EXPORT_KINDS = {"xapi": "statements", "caliper": "envelopes", "v3": "events"}
+
+
+def iter_export(kind: str, engine: Engine, flt: ExportFilter, public_url: str,
+                skipped: Counter[str] | None = None) -> Iterator[bytes]:
+    """The JSON documents of an export of ``kind`` (see EXPORT_KINDS)."""
+    if kind == "xapi":
+        return iter_xapi(engine, flt, public_url, skipped)
+    if kind == "caliper":
+        return iter_caliper(engine, flt, public_url, skipped)
+    if kind == "v3":
+        return iter_v3(engine, flt)
+    raise ValueError(f"unknown export kind {kind!r}; expected one of {', '.join(EXPORT_KINDS)}")
+
+
+def chunked(chunks: Iterator[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
+    """Join small chunks into writes of about ``size`` bytes (fewer syscalls)."""
+    buffer: list[bytes] = []
+    held = 0
+    for chunk in chunks:
+        buffer.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(buffer)
+            buffer, held = [], 0
+    if buffer:
+        yield b"".join(buffer)
 
 
 def stream_json(items: Iterator[bytes], fmt: str) -> Iterator[bytes]:

@@ -6,6 +6,7 @@ import time
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -147,6 +148,43 @@ class DuplicateReceipt(Base):
     mid: Mapped[str] = mapped_column(IdStr)
     transport: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- xAPI / Caliper forwarding (issue 5): outbox filled at ingest, drained by forwarders ---
+
+
+class OutboxEntry(Base):
+    """A stored event to forward to the LRS (target ``xapi``) or Caliper endpoint (``caliper``).
+
+    Rows are written in the ingest transaction and deleted once the receiver acknowledged
+    them, so a row exists exactly as long as its event still has to be sent.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    target: Mapped[str] = mapped_column(String(16))
+    mid: Mapped[str] = mapped_column(IdStr)  # events.mid
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger, default=0)  # ms; backoff
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[int] = mapped_column(BigInteger, default=0)  # ms; claimed until
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)  # refused for good
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ForwardState(Base):
+    """Running totals and the last outcome of one forwarding target."""
+
+    __tablename__ = "forward_state"
+
+    target: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    unmapped: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_sent_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 # --- registry (issue 7): registered event types and what has been seen per name ---------

@@ -27,7 +27,11 @@ class CollectorServer(BaseApplication):
         if os.environ.get("COLLECTOR_SWITCH_INTERVAL"):
             sys.setswitchinterval(float(os.environ["COLLECTOR_SWITCH_INTERVAL"]))
 
-        return create_app()
+        from collector.forwarding import start_forwarders
+
+        app = create_app()
+        start_forwarders(app)  # per worker process, after the fork
+        return app
 
 
 def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:

@@ -10,11 +10,15 @@ from collector.models import DuplicateReceipt, Event, RejectedEvent, SessionLink
 
 
 def collect_stats(engine: Engine) -> dict[str, Any]:
-    """``{"events", "rejected", "duplicates", "sessions"}`` as integers."""
+    """``{"events", "rejected", "duplicates", "sessions"}`` and the forwarding counts
+    (``xapi_pending``, ``xapi_sent``, ...: see collector.forwarding.outbox), as integers."""
+    from collector.forwarding.outbox import outbox_counts
+
     with engine.connect() as conn:
         return {
             "events": conn.scalar(select(func.count()).select_from(Event)) or 0,
             "rejected": conn.scalar(select(func.count()).select_from(RejectedEvent)) or 0,
             "duplicates": conn.scalar(select(func.count()).select_from(DuplicateReceipt)) or 0,
             "sessions": conn.scalar(select(func.count()).select_from(SessionLink)) or 0,
+            **outbox_counts(conn),
         }

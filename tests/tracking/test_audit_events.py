@@ -80,3 +80,16 @@ def test_audit_never_raises(app: Flask, caplog: pytest.LogCaptureFixture,
     audit.user_logged_in(app, "admin", None)  # logged, not raised
     assert any("could not record collector.user.logged_in" in r.getMessage()
                for r in caplog.records)
+
+
+def test_export_download_is_audited(app: Flask) -> None:
+    client = app.test_client()
+    log_in(client)
+    response = client.get("/export/xapi?format=ndjson&course=algebra")
+    assert response.status_code == 200
+    response.close()
+    [ev] = stored_events(app, audit.EXPORT_DOWNLOADED)
+    assert ev["actor_id"] == "admin"
+    assert ev["payload"]["edata"]["data"]["kind"] == "xapi"
+    assert ev["payload"]["edata"]["data"]["format"] == "ndjson"
+    assert ev["payload"]["edata"]["data"]["filters"]["course"] == "algebra"
