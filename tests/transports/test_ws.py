@@ -15,7 +15,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from collector.bench.server import ServerProcess
 from collector.db import get_engine
-from collector.models import Event
+from collector.models import Event, RejectedEvent
 from tests.conftest import ORIGIN, LiveServer
 from tests.factories import event
 
@@ -144,3 +144,41 @@ def test_rate_limit_error_frame(make_app: Any, sqlite_url: str) -> None:
         assert stored(app) == 5
     finally:
         server.stop()
+
+
+def test_every_kind_of_bad_event_in_one_frame_spares_its_siblings(
+        any_live_server: LiveServer) -> None:
+    import time
+
+    now = int(time.time() * 1000)
+    good = event()
+    dup = event()
+    seconds = event(ets=now // 1000)
+    future = event(ets=now + 3 * 86_400_000)
+    missing = event("IMPRESSION", edata={"type": "view"})
+    wrong_type = event("SEARCH", edata={"query": "q", "size": "many", "topn": []})
+    unknown = event() | {"eid": "PAGEVIEW"}
+    deep = '{"eid":"LOG","x":' + "[" * 30_000 + "]" * 30_000 + "}"
+    frame = ('{"id": "mixed", "events": [' + ",".join(
+        [json.dumps(good), '"not an object"', json.dumps(unknown), json.dumps(missing),
+         json.dumps(wrong_type), json.dumps(seconds), json.dumps(future), json.dumps(dup),
+         json.dumps(dup), deep]) + "]}")
+    with open_ws(any_live_server) as ws:
+        ack = send(ws, frame)
+    assert ack["id"] == "mixed"
+    assert (ack["accepted"], ack["duplicates"]) == (4, 1)
+    rejected = {r["index"]: r["errors"] for r in ack["rejected"]}
+    assert set(rejected) == {1, 2, 3, 4, 9}
+    assert rejected[1] == ["event: expected object, got string"]
+    assert rejected[2][0].startswith("eid: unknown event type 'PAGEVIEW'")
+    assert rejected[3] == ["edata.pageid: required", "edata.uri: required"]
+    assert rejected[4] == ["edata.size: expected integer, got string"]
+    assert rejected[9] == ["event: nested too deeply"]
+    with get_engine(any_live_server.app).connect() as conn:
+        rows = {r.mid: r for r in conn.execute(select(Event.mid, Event.ets, Event.warnings))}
+        quarantined = conn.execute(select(func.count()).select_from(RejectedEvent)).scalar_one()
+    assert set(rows) == {good["mid"], seconds["mid"], future["mid"], dup["mid"]}
+    assert rows[seconds["mid"]].ets == (now // 1000) * 1000
+    assert "looks like seconds" in rows[seconds["mid"]].warnings
+    assert "more than a day in the future" in rows[future["mid"]].warnings
+    assert quarantined == 5
