@@ -6,6 +6,7 @@ Every run gets its own PostgreSQL database (created here, dropped at the end). I
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import uuid
@@ -16,17 +17,24 @@ from typing import Any
 import psycopg
 import pytest
 from flask import Flask
+from werkzeug.security import generate_password_hash
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from collector import create_app, shutdown
-from collector.auth import create_user
 from collector.db import get_engine, session, upgrade
+from collector.models import User
 from collector.sites import create_site
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("COLLECTOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ADMIN_PASSWORD = "correct horse battery"
 ORIGIN = "https://lessons.example.org"
+
+
+@functools.cache
+def admin_password_hash() -> str:
+    """Hashing costs ~0.1 s by design (scrypt); do it once per run, not per test app."""
+    return generate_password_hash(ADMIN_PASSWORD)
 
 
 def unavailable(reason: str) -> None:
@@ -109,7 +117,7 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
         upgrade(get_engine(app))
         with session(app) as s:
             site = create_site(s, "test", [ORIGIN])
-            create_user(s, "admin", ADMIN_PASSWORD)
+            s.add(User(username="admin", password_hash=admin_password_hash()))
             s.commit()
             app.config["TEST_SITE"] = SiteFixture(site.write_key, site.name)
         apps.append(app)

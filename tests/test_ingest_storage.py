@@ -176,7 +176,8 @@ def test_unusable_body_is_quarantined_whole(any_app: Flask) -> None:
 def test_stats_counts(any_app: Flask) -> None:
     ev = event("IMPRESSION", sid="a")
     ingest(any_app, [ev, ev, event("IMPRESSION", sid="b"), {"eid": "X"}])
-    assert collect_stats(get_engine(any_app)) == {
+    stats = collect_stats(get_engine(any_app))
+    assert {k: stats[k] for k in ("events", "rejected", "duplicates", "sessions")} == {
         "events": 2, "rejected": 1, "duplicates": 1, "sessions": 2}
 
 
