@@ -55,6 +55,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     ws.init_app(app)
     web.init_app(app)
 
+    from collector import dashboard
+
+    dashboard.init_app(app)
+
     from collector import cli
 
     cli.init_app(app)
