@@ -246,6 +246,15 @@ def bench_ingest(events: int, batch: int, connections: int, as_json: bool) -> No
             click.echo(f"{key:>24}: {value}")
 
 
+def _register_area_commands() -> None:
+    from collector.bench.dashboard import bench_dashboard
+
+    bench_group.add_command(bench_dashboard)
+
+
+_register_area_commands()
+
+
 def init_app(app: Flask) -> None:
     """Nothing to register on the app: commands live on the ``collector`` group."""
 

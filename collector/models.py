@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -177,8 +178,8 @@ class DashKey(Base):
 class DashSession(Base):
     """One (session chain, learner): counters and the timeline of (key, ets) tokens.
 
-    ``timeline`` is base64 of little-endian uint32 triples (key id, ets low, ets high),
-    appended at ingest; ``in_order`` stays 1 while every appended chunk came after the
+    ``timeline`` holds little-endian uint32 triples (key id, ets low, ets high), appended
+    at ingest; ``in_order`` stays 1 while every appended chunk came after the
     previous one in client time, so readers only sort the rare out-of-order sessions.
     """
 
@@ -199,7 +200,7 @@ class DashSession(Base):
     events: Mapped[int] = mapped_column(Integer)
     dup_starts: Mapped[int] = mapped_column(Integer)
     in_order: Mapped[int] = mapped_column(Integer)
-    timeline: Mapped[str] = mapped_column(Text)  # last column: list queries skip it
+    timeline: Mapped[bytes] = mapped_column(LargeBinary)  # last: list queries skip it
 
 
 class DashMinute(Base):

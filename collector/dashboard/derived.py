@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Table, and_, case, func, select
+from sqlalchemy import Connection, LargeBinary, Table, and_, case, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.dashboard import timeline
@@ -234,26 +234,30 @@ class DerivedTables:
                          "timeline": timeline.encode(chunk.tokens)})
         stmt = _insert(conn, SESSIONS)
         new = stmt.excluded
-        least, greatest = ((func.least, func.greatest) if conn.dialect.name == "postgresql"
-                           else (func.min, func.max))
+        postgres = conn.dialect.name == "postgresql"
+        least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
         t = SESSIONS.c
+        appended: Any = t.timeline.op("||")(new.timeline)
+        if not postgres:  # SQLite's || yields text; the bytes are kept, the type is not
+            appended = cast(appended, LargeBinary)
+        new_empty = func.length(new.timeline) == 0
         stmt = stmt.on_conflict_do_update(
             index_elements=["site_id", "session_id", "actor_id"],
             set_={
                 "course_id": func.coalesce(t.course_id, new.course_id),
                 "env": func.coalesce(t.env, new.env),
                 # A chunk of only duplicate starts has no tokens (first_ets 0): ignore it.
-                "first_ets": case((new.timeline == "", t.first_ets),
-                                  (t.timeline == "", new.first_ets),
+                "first_ets": case((new_empty, t.first_ets),
+                                  (func.length(t.timeline) == 0, new.first_ets),
                                   else_=least(t.first_ets, new.first_ets)),
                 "last_ets": greatest(t.last_ets, new.last_ets),
                 "last_received": greatest(t.last_received, new.last_received),
                 "events": t.events + new.events,
                 "dup_starts": t.dup_starts + new.dup_starts,
                 "in_order": case((and_(t.in_order == 1, new.first_ets >= t.last_ets), 1),
-                                 (new.timeline == "", t.in_order), else_=0),
-                "timeline": case((func.length(t.timeline) < timeline.MAX_CHARS,
-                                  t.timeline + new.timeline), else_=t.timeline),
+                                 (new_empty, t.in_order), else_=0),
+                "timeline": case((func.length(t.timeline) < timeline.MAX_BYTES, appended),
+                                 else_=t.timeline),
             },
         )
         conn.execute(stmt, rows)

@@ -158,10 +158,11 @@ def overview_page() -> tuple[str, int]:
 # --- flow ----------------------------------------------------------------------------
 
 
-def _flow(conn: Connection, sites: dict[str, int]) -> tuple[FlowSpec, Any]:
+def _flow(conn: Connection, sites: dict[str, int], *, keep_sessions: bool = False
+          ) -> tuple[FlowSpec, Any]:
     spec = flow_spec_from(request.args, sites)
     cleaners = load_cleaners(conn, [spec.scope.site_id] if spec.scope.site_id else None)
-    return spec, session_flow(conn, _keys(conn), cleaners, spec)
+    return spec, session_flow(conn, _keys(conn), cleaners, spec, keep_sessions=keep_sessions)
 
 
 def flow_data(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
@@ -200,7 +201,7 @@ def flow_node_json() -> Response:
     """Sessions passing through one node (``node_step``, ``node_label``) of the flow."""
 
     def build(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
-        _spec, result = _flow(conn, sites)
+        _spec, result = _flow(conn, sites, keep_sessions=True)
         step = int(request.args.get("node_step") or 0)
         label = request.args.get("node_label") or ""
         names = {v: k for k, v in sites.items()}
@@ -328,7 +329,7 @@ def funnel_dropoff() -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["site", spec.unit, "reached_step", "reached_at_utc"])
-    for site, unit, ets in result.steps[level - 1].dropped:
+    for site, unit, ets in sorted(result.steps[level - 1].dropped):
         writer.writerow([csv_cell(names.get(site, "")), csv_cell(unit), level, utc(ets)])
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="funnel-dropoff-step{level}.csv"'})

@@ -81,7 +81,7 @@ def upgrade() -> None:
     sa.Column('events', sa.Integer(), nullable=False),
     sa.Column('dup_starts', sa.Integer(), nullable=False),
     sa.Column('in_order', sa.Integer(), nullable=False),
-    sa.Column('timeline', sa.Text(), nullable=False),
+    sa.Column('timeline', sa.LargeBinary(), nullable=False),
     sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_dash_sessions_site_id_sites')),
     sa.PrimaryKeyConstraint('site_id', 'session_id', 'actor_id', name=op.f('pk_dash_sessions'))
     )

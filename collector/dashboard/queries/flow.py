@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from sqlalchemy import Connection
 
 from collector.dashboard import timeline
 from collector.dashboard.keys import KeyInfo
 from collector.dashboard.pathrules import Cleaner
+from collector.dashboard.queries.gc_pause import gc_paused
 from collector.dashboard.queries.scope import Scope, timelines
 
 OTHER = "Other"
@@ -54,7 +56,7 @@ class FlowResult:
     steps: list[list[tuple[str, int]]] = field(default_factory=list)
     links: list[tuple[int, str, str, int]] = field(default_factory=list)  # step, from, to, n
     sessions: int = 0  # sessions with a path in scope
-    # (site_id, session_id) of every path, and the bucketed path itself, for node clicks
+    # (site_id, session_id) and bucketed path of each session, when asked for (node clicks)
     paths: list[tuple[tuple[int, str], tuple[str, ...]]] = field(default_factory=list)
 
 
@@ -93,62 +95,66 @@ def _cut(path: list[str], spec: FlowSpec) -> list[str]:
 
 def session_paths(conn: Connection, keys: dict[int, KeyInfo], cleaners: dict[int, Cleaner],
                   spec: FlowSpec) -> list[tuple[tuple[int, str], list[str]]]:
-    """((site, session), path) for every session with a path in scope (not bucketed)."""
+    """((site, session), path) for every session with a path in scope (not bucketed).
+
+    A session shared by several learners (one device) has one timeline per learner;
+    their paths are joined in the order the timelines are read.
+    """
     labels = _labels(keys, spec, cleaners)
     scope = spec.scope
-    merged: dict[tuple[int, str], list[tuple[int, int, str]]] = {}
-    out: list[tuple[tuple[int, str], list[str]]] = []
-    for site_id, session_id, _actor, in_order, text in timelines(conn, scope,
-                                                                  with_sessions_only=True):
-        words = timeline.decode(text)
+    paths: dict[tuple[int, str], list[str]] = {}
+    for site_id, session_id, _actor, in_order, raw in timelines(conn, scope,
+                                                                 with_sessions_only=True):
+        words = timeline.decode(raw)
         ids = timeline.key_ids(words)
         if in_order and not scope.has_time():
-            seq = [labels[k] for k in ids if k in labels]
-            if seq:
-                out.append(((site_id, session_id), seq))
-            continue
-        picked = [(timeline.ets_at(words, i), i, labels[k]) for i, k in enumerate(ids)
-                  if k in labels]
-        if scope.has_time():
-            picked = [p for p in picked if scope.in_time(p[0])]
-        if picked:
-            merged.setdefault((site_id, session_id), []).extend(picked)
-    for unit, picked in merged.items():
-        picked.sort()
-        out.append((unit, [p[2] for p in picked]))
-    # A session shared by two learners appears twice above; the unsorted branch merged
-    # those. Merge the in-order ones too so one session is one path.
-    seen: dict[tuple[int, str], list[str]] = {}
-    for unit, seq in out:
-        if unit in seen:
-            seen[unit] = seen[unit] + seq
+            seq = list(map(labels.__getitem__, filter(labels.__contains__, ids)))
         else:
-            seen[unit] = seq
-    return [(unit, _collapse(seq)) for unit, seq in seen.items()]
-
-
-def _collapse(seq: list[str]) -> list[str]:
-    path = [seq[0]]
-    for label in seq[1:]:
-        if label != path[-1]:
-            path.append(label)
-    return path
+            found = timeline.positions(ids, labels)
+            if not found:
+                continue
+            picked = sorted((t, n, labels[ids[i]]) for n, (t, i) in
+                            enumerate(zip(timeline.ets_of(words, found), found, strict=True))
+                            if scope.in_time(t))
+            seq = [p[2] for p in picked]
+        if seq:
+            unit = (site_id, session_id)
+            if unit in paths:
+                paths[unit] += seq
+            else:
+                paths[unit] = seq
+    # Consecutive repeats collapse: a reload or a cleaned-together page is not a step.
+    return [(unit, [label for label, _ in groupby(seq)]) for unit, seq in paths.items()]
 
 
 def session_flow(conn: Connection, keys: dict[int, KeyInfo], cleaners: dict[int, Cleaner],
-                 spec: FlowSpec) -> FlowResult:
-    """Count the steps and links of the flow described by ``spec``."""
-    cut = [(unit, _cut(path, spec)) for unit, path in session_paths(conn, keys, cleaners, spec)]
-    cut = [(unit, path) for unit, path in cut if path]
-    result = FlowResult(sessions=len(cut))
-    if spec.anchor == "to":
-        # Right-align so the chosen page is the last column for every path.
-        cut = [(unit, [""] * (spec.depth - len(path)) + path) for unit, path in cut]
+                 spec: FlowSpec, *, keep_sessions: bool = False) -> FlowResult:
+    """Count the steps and links of the flow described by ``spec``.
+
+    With ``keep_sessions`` the result also remembers which sessions took each path
+    (for listing the sessions behind a node).
+    """
+    sessions_of: dict[tuple[str, ...], list[tuple[int, str]]] = {}
+    distinct: Counter[tuple[str, ...]] = Counter()
+    with gc_paused():
+        paths = session_paths(conn, keys, cleaners, spec)
+    for unit, path in paths:
+        cut = _cut(path, spec)
+        if not cut:
+            continue
+        if spec.anchor == "to":
+            # Right-align so the chosen page is the last column for every path.
+            cut = [""] * (spec.depth - len(cut)) + cut
+        key = tuple(cut)
+        distinct[key] += 1
+        if keep_sessions:
+            sessions_of.setdefault(key, []).append(unit)
+    result = FlowResult(sessions=sum(distinct.values()))
     per_step: list[Counter[str]] = [Counter() for _ in range(spec.depth)]
-    for _unit, path in cut:
-        for step, label in enumerate(path):
+    for seen, n in distinct.items():
+        for step, label in enumerate(seen):
             if label:
-                per_step[step][label] += 1
+                per_step[step][label] += n
     kept: list[set[str]] = []
     for counter in per_step:
         top = counter.most_common(spec.top)
@@ -157,14 +163,15 @@ def session_flow(conn: Connection, keys: dict[int, KeyInfo], cleaners: dict[int,
         other = sum(n for label, n in counter.items() if label not in names)
         result.steps.append(top + ([(OTHER, other)] if other else []))
     links: Counter[tuple[int, str, str]] = Counter()
-    for unit, path in cut:
+    for seen, n in distinct.items():
         bucketed = tuple(label if not label or label in kept[i] else OTHER
-                         for i, label in enumerate(path))
-        result.paths.append((unit, bucketed))
+                         for i, label in enumerate(seen))
+        if keep_sessions:
+            result.paths.extend((unit, bucketed) for unit in sessions_of[seen])
         for step in range(len(bucketed) - 1):
             a, b = bucketed[step], bucketed[step + 1]
             if a and b:
-                links[(step, a, b)] += 1
+                links[(step, a, b)] += n
     result.links = sorted(((s, a, b, n) for (s, a, b), n in links.items()
                            if n >= spec.min_link), key=lambda x: (x[0], -x[3], x[1], x[2]))
     return result
@@ -172,11 +179,11 @@ def session_flow(conn: Connection, keys: dict[int, KeyInfo], cleaners: dict[int,
 
 def node_sessions(result: FlowResult, step: int, label: str,
                   limit: int = 200) -> list[tuple[int, str]]:
-    """(site_id, session_id) of the sessions whose path is at ``label`` on ``step``."""
+    """(site_id, session_id) of sessions at ``label`` on ``step`` (needs keep_sessions)."""
     out = []
     for unit, path in result.paths:
         if step < len(path) and path[step] == label:
             out.append(unit)
             if len(out) >= limit:
                 break
-    return out
+    return sorted(out)

@@ -21,13 +21,13 @@ import math
 import shlex
 import statistics
 from array import array
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
 from collector.dashboard import timeline
 from collector.dashboard.keys import KeyInfo
+from collector.dashboard.queries.gc_pause import gc_paused
 from collector.dashboard.queries.scope import Scope, timelines
 
 MODES = ("ordered", "strict", "unordered")
@@ -123,17 +123,14 @@ class StepResult:
     from_first: float | None
     median_ms: float | None  # time from the previous step
     p90_ms: float | None
-    dropped: list[tuple[int, str, int]] = field(default_factory=list)  # site, unit, last ets
+    # (site, unit, time of its last step) of units that stopped here, in no order
+    dropped: list[tuple[int, str, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class FunnelResult:
     steps: list[StepResult]
     units: int  # units with at least one event matching a step
-
-
-# One matched event: (ets, rank in its session, row number, steps it matches descending)
-Match = tuple[int, int, int, tuple[int, ...]]
 
 
 def _step_index(keys: dict[int, KeyInfo], spec: FunnelSpec) -> dict[int, tuple[int, ...]]:
@@ -152,28 +149,69 @@ def _step_index(keys: dict[int, KeyInfo], spec: FunnelSpec) -> dict[int, tuple[i
     return out
 
 
-def _matches(words: array[int], in_order: int, steps_of: dict[int, tuple[int, ...]],
-             scope: Scope, row: int) -> list[Match]:
+class _Hits:
+    """A unit's events that match a step, as parallel lists (cheap to build in C)."""
+
+    __slots__ = ("ets", "pos", "rows", "steps")
+
+    def __init__(self, ets: list[int], pos: list[int], row: int, steps: list[tuple[int, ...]]
+                 ) -> None:
+        self.ets = ets
+        self.pos = pos  # rank of the event in its timeline (client-time order)
+        self.rows = [row] * len(ets)  # which timeline: strict steps must share one
+        self.steps = steps  # the steps each event matches, highest first
+
+    def extend(self, other: _Hits) -> None:
+        self.ets += other.ets
+        self.pos += other.pos
+        self.rows += other.rows
+        self.steps += other.steps
+
+    def sort(self) -> None:
+        order = sorted(range(len(self.ets)),
+                       key=lambda i: (self.ets[i], self.rows[i], self.pos[i]))
+        self.ets = [self.ets[i] for i in order]
+        self.pos = [self.pos[i] for i in order]
+        self.rows = [self.rows[i] for i in order]
+        self.steps = [self.steps[i] for i in order]
+
+
+def _hits(words: array[int], in_order: int, steps_of: dict[int, tuple[int, ...]],
+          scope: Scope, row: int) -> _Hits | None:
+    """The tokens of one timeline that match a step, in client-time order."""
     ids = timeline.key_ids(words)
-    hits = [i for i, k in enumerate(ids) if k in steps_of]
-    if not hits:
-        return []
+    found = timeline.positions(ids, steps_of)
+    if not found:
+        return None
+    ets = timeline.ets_of(words, found)
     if in_order:
-        found = [(timeline.ets_at(words, i), i, row, steps_of[ids[i]]) for i in hits]
+        pos = found
     else:
         rank = {i: r for r, i in enumerate(timeline.time_order(words, False))}
-        found = [(timeline.ets_at(words, i), rank[i], row, steps_of[ids[i]]) for i in hits]
+        pos = [rank[i] for i in found]
     if scope.has_time():
-        found = [m for m in found if scope.in_time(m[0])]
-    return found
+        keep = [n for n, t in enumerate(ets) if scope.in_time(t)]
+        if not keep:
+            return None
+        found = [found[n] for n in keep]
+        ets = [ets[n] for n in keep]
+        pos = [pos[n] for n in keep]
+    hits = _Hits(ets, pos, row, list(map(steps_of.__getitem__, map(ids.__getitem__, found))))
+    if not in_order:
+        hits.sort()
+    return hits
 
 
-def _sequential(events: Sequence[Match], k: int, window: int, strict: bool
+def _sequential(hits: _Hits, k: int, window: int, strict: bool
                 ) -> list[tuple[int, ...] | None]:
-    """Per level, the step times of the first chain that reached it (None: not reached)."""
+    """Per level, the step times of the first chain that reached it (None: not reached).
+
+    One pass; for each level the chain with the latest start is kept, which is the one
+    most likely to finish inside the window.
+    """
     state: list[tuple[tuple[int, ...], int, int] | None] = [None] * k
     first: list[tuple[int, ...] | None] = [None] * k
-    for ets, pos, row, steps in events:
+    for ets, pos, row, steps in zip(hits.ets, hits.pos, hits.rows, hits.steps, strict=True):
         for j in steps:
             if j == 0:
                 state[0] = ((ets,), row, pos)
@@ -189,25 +227,27 @@ def _sequential(events: Sequence[Match], k: int, window: int, strict: bool
     return first
 
 
-def _any_order(events: Sequence[Match], k: int, window: int) -> list[tuple[int, ...] | None]:
+def _any_order(hits: _Hits, k: int, window: int) -> list[tuple[int, ...] | None]:
     """Unordered: the window start reaching the most distinct steps (earliest on ties)."""
     best: list[int] = []
-    n = len(events)
+    ets_list, steps_list = hits.ets, hits.steps
+    n = len(ets_list)
     suffix = [0] * (n + 1)  # distinct steps from i on: no later start can beat it
     seen: set[int] = set()
     for i in range(n - 1, -1, -1):
-        seen.update(events[i][3])
+        seen.update(steps_list[i])
         suffix[i] = len(seen)
     for i in range(n):
         if suffix[i] <= len(best):
             break
-        start = events[i][0]
+        start = ets_list[i]
         done: set[int] = set()
         times: list[int] = []
-        for ets, _pos, _row, steps in events[i:]:
+        for m in range(i, n):
+            ets = ets_list[m]
             if ets - start > window:
                 break
-            for s in reversed(steps):  # lowest step first
+            for s in reversed(steps_list[m]):  # lowest step first
                 if s not in done:
                     done.add(s)
                     times.append(ets)
@@ -228,18 +268,23 @@ def _percentile(values: list[int], share: float) -> float:
 
 def run_funnel(conn: Connection, keys: dict[int, KeyInfo], spec: FunnelSpec) -> FunnelResult:
     """Count each step of ``spec`` over the timelines in its scope."""
+    with gc_paused():
+        return _run_funnel(conn, keys, spec)
+
+
+def _run_funnel(conn: Connection, keys: dict[int, KeyInfo], spec: FunnelSpec) -> FunnelResult:
     steps_of = _step_index(keys, spec)
     k = len(spec.steps)
-    units: dict[tuple[int, str], list[Match]] = {}
-    sorted_units: set[tuple[int, str]] = set()  # built from several rows: sort before use
+    units: dict[tuple[int, str], _Hits] = {}
+    merged: set[tuple[int, str]] = set()  # built from several timelines: sort before use
     by_session = spec.unit == "session"
     row = 0
     if steps_of:
-        for site_id, session_id, actor_id, in_order, text in timelines(
+        for site_id, session_id, actor_id, in_order, raw in timelines(
                 conn, spec.scope, with_sessions_only=by_session):
             row += 1
-            found = _matches(timeline.decode(text), in_order, steps_of, spec.scope, row)
-            if not found:
+            found = _hits(timeline.decode(raw), in_order, steps_of, spec.scope, row)
+            if found is None:
                 continue
             unit = (site_id, session_id if by_session else actor_id)
             have = units.get(unit)
@@ -247,19 +292,18 @@ def run_funnel(conn: Connection, keys: dict[int, KeyInfo], spec: FunnelSpec) -> 
                 units[unit] = found
             else:
                 have.extend(found)
-                sorted_units.add(unit)
+                merged.add(unit)
     counts = [0] * k
     waits: list[list[int]] = [[] for _ in range(k)]
     dropped: list[list[tuple[int, str, int]]] = [[] for _ in range(k)]
     strict = spec.mode == "strict"
-    for unit, events in units.items():
-        if unit in sorted_units or not all(events[i][0] <= events[i + 1][0]
-                                           for i in range(len(events) - 1)):
-            events.sort(key=lambda m: (m[0], m[2], m[1]))
+    for unit, hits in units.items():
+        if unit in merged:
+            hits.sort()
         if spec.mode == "unordered":
-            first = _any_order(events, k, spec.window_ms)
+            first = _any_order(hits, k, spec.window_ms)
         else:
-            first = _sequential(events, k, spec.window_ms, strict)
+            first = _sequential(hits, k, spec.window_ms, strict)
         level = 0
         for j in range(k):
             times = first[j]
@@ -281,6 +325,6 @@ def run_funnel(conn: Connection, keys: dict[int, KeyInfo], spec: FunnelSpec) -> 
             from_first=(counts[j] / counts[0] if j and counts[0] else None),
             median_ms=float(statistics.median(waits[j])) if waits[j] else None,
             p90_ms=_percentile(waits[j], 0.9) if waits[j] else None,
-            dropped=sorted(dropped[j], key=lambda d: (d[0], d[1])),
+            dropped=dropped[j],
         ))
     return FunnelResult(results, len(units))
