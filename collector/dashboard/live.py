@@ -53,6 +53,7 @@ class LiveFeed:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._redis: Any = None
+        self.listening = threading.Event()  # set while a cross-process listener is attached
 
     @property
     def mode(self) -> str:
@@ -87,6 +88,8 @@ class LiveFeed:
             except Exception as exc:  # noqa: BLE001 - reconnect after a pause
                 log.warning("live %s listener: %s", self.mode, exc)
                 time.sleep(1.0)
+            finally:
+                self.listening.clear()
             with self._lock:  # decided under the lock so a new subscriber is never orphaned
                 if not self.hub.has_subscribers:
                     self._thread = None
@@ -117,6 +120,7 @@ class LiveFeed:
         idle = {"since": 0.0}
         with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f"LISTEN {LIVE_CHANNEL}")
+            self.listening.set()
             while self._still_wanted(idle):
                 for note in conn.notifies(timeout=IDLE_CHECK_S):
                     self._deliver(note.payload)
@@ -128,6 +132,8 @@ class LiveFeed:
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(REDIS_CHANNEL)
+            pubsub.get_message(timeout=5, ignore_subscribe_messages=False)  # confirmed
+            self.listening.set()
             idle = {"since": 0.0}
             while self._still_wanted(idle):
                 message = pubsub.get_message(timeout=IDLE_CHECK_S)
