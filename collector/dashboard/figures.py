@@ -72,7 +72,7 @@ def flow_sankey(result: FlowResult) -> dict[str, Any]:
         targets.append(node(step + 1, b))
         values.append(n)
     fig = go.Figure(go.Sankey(
-        arrangement="snap",
+        arrangement="fixed",  # draggable nodes swallow clicks; a click lists sessions
         node={"label": labels, "customdata": custom, "pad": 12, "thickness": 14,
               "hovertemplate": "%{label}<extra>step %{customdata[0]}</extra>"},
         link={"source": sources, "target": targets, "value": values},
@@ -89,7 +89,8 @@ def funnel_chart(result: FunnelResult, unordered: bool) -> dict[str, Any]:
              for i, s in enumerate(result.steps)]
     fig = go.Figure(go.Funnel(y=names, x=[s.count for s in result.steps],
                               textinfo="value+percent initial"))
-    fig.update_layout(**LAYOUT, title=f"Funnel over {result.units} units with a matching event")
+    fig.update_layout(**LAYOUT, title=f"Funnel over {result.units} units with a matching event",
+                      yaxis={"automargin": True})
     return as_json(fig)
 
 
