@@ -111,7 +111,7 @@ class DerivedTables:
         self._confirm_keys(conn)
         minutes: dict[tuple[int, int], list[int]] = {}
         reasons: dict[tuple[int, int, str], int] = {}
-        pending: list[tuple[KeyTuple, int, int, tuple[int, str, str]]] = []
+        pending: list[tuple[KeyTuple, int, int, tuple[int, str, str] | None]] = []
         chunks: dict[tuple[int, str, str], _SessionChunk] = {}
         for batch, outcome in zip(batches, outcomes, strict=True):
             site = batch.site_id
@@ -119,23 +119,27 @@ class DerivedTables:
             self._count_rejected(batch, minute, reasons)
             for ev in outcome.stored:
                 minute[0] += 1
-                skey = (site, ev.chain_id or "", ev.actor_id)
-                chunk = chunks.get(skey)
+                # Events without a session count on the overview but join no timeline:
+                # flows and funnels follow sessions (and learners across their sessions).
+                skey = (site, ev.chain_id, ev.actor_id) if ev.chain_id else None
+                chunk = chunks.get(skey) if skey is not None else None
                 target, env = "", ""
-                if chunk is None or ev.eid == "INTERACT":
+                if (skey is not None and chunk is None) or ev.eid == "INTERACT":
                     target, env = _read_extra(ev.raw)
-                if chunk is None:
-                    chunk = chunks[skey] = _SessionChunk(ev.course_id, env or None,
-                                                         batch.received_at)
-                chunk.events += 1
-                chunk.course_id = chunk.course_id or ev.course_id
+                if skey is not None:
+                    if chunk is None:
+                        chunk = chunks[skey] = _SessionChunk(ev.course_id, env or None,
+                                                             batch.received_at)
+                    chunk.events += 1
+                    chunk.course_id = chunk.course_id or ev.course_id
                 if ev.eid == "IMPRESSION":
                     target = page_target(ev.uri)
                 elif ev.eid != "INTERACT":
                     target = ""
                 if ev.is_course_start:
                     if ev.duplicate_of:
-                        chunk.dup_starts += 1  # excluded from funnels and start counts
+                        if chunk is not None:
+                            chunk.dup_starts += 1  # excluded from funnels and start counts
                         continue
                     minute[1] += 1
                 elif ev.eid == "END" and ev.edata_type == "course":
@@ -148,7 +152,8 @@ class DerivedTables:
             hours: dict[tuple[int, int, int], int] = {}
             for key, ets, hour, skey in pending:
                 key_id = ids[key]
-                chunks[skey].tokens.append((ets, key_id))
+                if skey is not None:
+                    chunks[skey].tokens.append((ets, key_id))
                 hk = (key[0], hour, key_id)
                 hours[hk] = hours.get(hk, 0) + 1
             self._upsert_key_hours(conn, hours)

@@ -24,7 +24,7 @@ def site_names(conn: Connection) -> dict[str, int]:
                                                              .order_by(Site.name))}
 
 
-def _int(args: MultiDict[str, str], name: str, default: int) -> int:
+def int_param(args: MultiDict[str, str], name: str, default: int) -> int:
     raw = (args.get(name) or "").strip()
     if not raw:
         return default
@@ -51,9 +51,9 @@ def scope_from(args: MultiDict[str, str], sites: dict[str, int]) -> Scope:
 def flow_spec_from(args: MultiDict[str, str], sites: dict[str, int]) -> FlowSpec:
     return FlowSpec(
         scope=scope_from(args, sites),
-        depth=_int(args, "depth", 5),
-        top=_int(args, "top", 8),
-        min_link=_int(args, "min_link", 1),
+        depth=int_param(args, "depth", 5),
+        top=int_param(args, "top", 8),
+        min_link=int_param(args, "min_link", 1),
         anchor=args.get("anchor") or "entry",
         page=(args.get("page") or "").strip() or None,
         interactions=args.get("interactions") in ("1", "on", "true"),
@@ -70,7 +70,7 @@ def funnel_spec_from(args: MultiDict[str, str], sites: dict[str, int]) -> Funnel
     unit = args.get("window_unit") or "days"
     if unit not in WINDOW_UNITS:
         raise ValueError(f"window unit: one of {', '.join(WINDOW_UNITS)}")
-    window = _int(args, "window", 1)
+    window = int_param(args, "window", 1)
     if not 1 <= window <= 100_000:
         raise ValueError("window: between 1 and 100000")
     return FunnelSpec(steps=steps, mode=args.get("mode") or "ordered",

@@ -35,6 +35,7 @@ from collector.dashboard.params import (
     flow_spec_from,
     form_values,
     funnel_spec_from,
+    int_param,
     scope_from,
     site_names,
 )
@@ -202,7 +203,7 @@ def flow_node_json() -> Response:
 
     def build(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
         _spec, result = _flow(conn, sites, keep_sessions=True)
-        step = int(request.args.get("node_step") or 0)
+        step = int_param(request.args, "node_step", 0)
         label = request.args.get("node_label") or ""
         names = {v: k for k, v in sites.items()}
         units = node_sessions(result, step, label)
@@ -447,9 +448,10 @@ def session_json(sid: str) -> Response:
 
 def rejected_data(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
     scope = scope_from(MultiDict({"site": request.args.get("site", "")}), sites)
-    days = int(request.args.get("days") or 7) if (request.args.get("days") or "7").isdigit() \
-        else 7
-    view = rejected_view(conn, scope.site_id, now_ms() - max(1, days) * 86_400_000,
+    days = int_param(request.args, "days", 7)
+    if not 1 <= days <= 3650:
+        raise ValueError("days: between 1 and 3650")
+    view = rejected_view(conn, scope.site_id, now_ms() - days * 86_400_000,
                          reason=(request.args.get("reason") or "").strip() or None)
     base = MultiDict(request.args)
     reasons: list[list[Cell]] = []

@@ -101,3 +101,11 @@ def test_keys_learned_in_a_rolled_back_group_are_stored_again(any_app: Flask) ->
     assert len(keys) == 1
     (row,) = rows(any_app, DashSession)
     assert set(timeline.key_ids(timeline.decode(row.timeline))) == keys
+
+
+def test_events_without_a_session_are_counted_but_join_no_timeline(
+        any_app: Flask, store: Callable[..., Any]) -> None:
+    store([event("IMPRESSION", sid=""), event("INTERACT", sid="")])
+    assert rows(any_app, DashSession) == []
+    (minute,) = rows(any_app, DashMinute)
+    assert minute.events == 2
