@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,25 +51,38 @@ class _Context(msgspec.Struct):
     env: Any = None
 
 
-class _Extra(msgspec.Struct):
-    """The two fields ingest does not extract: INTERACT ``edata.id`` and ``context.env``."""
+class _InteractId(msgspec.Struct):
+    """INTERACT ``edata.id``: ingest does not extract it, flows and funnels use it."""
 
-    context: _Context | None = None
     edata: _Edata | None = None
 
 
-_extra = msgspec.json.Decoder(_Extra)
+class _Env(msgspec.Struct):
+    """``context.env``, read once per session and group for the env filter."""
+
+    context: _Context | None = None
 
 
-def _read_extra(raw: bytes) -> tuple[str, str]:
+_interact_id = msgspec.json.Decoder(_InteractId)
+_env = msgspec.json.Decoder(_Env)
+
+
+def interact_target(raw: bytes) -> str:
     try:
-        extra = _extra.decode(raw)
+        edata = _interact_id.decode(raw).edata
     except (msgspec.DecodeError, RecursionError):
-        return "", ""
-    env = extra.context.env if extra.context is not None else None
-    item = extra.edata.id if extra.edata is not None else None
-    return (str(item)[:MAX_TARGET] if isinstance(item, str | int) else "",
-            env[:100] if isinstance(env, str) else "")
+        return ""
+    item = edata.id if edata is not None else None
+    return str(item)[:MAX_TARGET] if isinstance(item, str | int) else ""
+
+
+def context_env(raw: bytes) -> str | None:
+    try:
+        context = _env.decode(raw).context
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    env = context.env if context is not None else None
+    return env[:100] if isinstance(env, str) and env else None
 
 
 def page_target(uri: str | None) -> str:
@@ -97,6 +110,86 @@ def _insert(conn: Connection, table: Table) -> Any:
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
+class PreparedUpsert:
+    """An upsert compiled once per dialect and run with the driver's executemany.
+
+    Building and compiling these statements per group cost more than running them;
+    the SQL never changes, only the rows do.
+    """
+
+    def __init__(self, build: Callable[[str], Any]) -> None:
+        self._build = build
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+    def execute(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        dialect = conn.dialect
+        entry = self._compiled.get(dialect.name)
+        if entry is None:
+            compiled = self._build(dialect.name).compile(dialect=dialect)
+            positions = tuple(compiled.positiontup) if compiled.positiontup else None
+            entry = (str(compiled), positions, dict(compiled.params))
+            self._compiled[dialect.name] = entry
+        sql, positions, constants = entry
+        if positions is not None:  # qmark (SQLite): tuples in placeholder order
+            params: list[Any] = [tuple(row[k] if k in row else constants[k] for k in positions)
+                                 for row in rows]
+        else:  # pyformat (psycopg): named
+            params = [{**constants, **row} for row in rows]
+        conn.exec_driver_sql(sql, params)
+
+
+def _insert_for(dialect: str, table: Table) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def _session_upsert(dialect: str) -> Any:
+    stmt = _insert_for(dialect, SESSIONS)
+    new = stmt.excluded
+    postgres = dialect == "postgresql"
+    least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
+    t = SESSIONS.c
+    appended: Any = t.timeline.op("||")(new.timeline)
+    if not postgres:  # SQLite's || yields text; the bytes are kept, the type is not
+        appended = cast(appended, LargeBinary)
+    new_empty = func.length(new.timeline) == 0
+    return stmt.on_conflict_do_update(
+        index_elements=["site_id", "session_id", "actor_id"],
+        set_={
+            "course_id": func.coalesce(t.course_id, new.course_id),
+            "env": func.coalesce(t.env, new.env),
+            # A chunk of only duplicate starts has no tokens (first_ets 0): ignore it.
+            "first_ets": case((new_empty, t.first_ets),
+                              (func.length(t.timeline) == 0, new.first_ets),
+                              else_=least(t.first_ets, new.first_ets)),
+            "last_ets": greatest(t.last_ets, new.last_ets),
+            "last_received": greatest(t.last_received, new.last_received),
+            "events": t.events + new.events,
+            "dup_starts": t.dup_starts + new.dup_starts,
+            "in_order": case((and_(t.in_order == 1, new.first_ets >= t.last_ets), 1),
+                             (new_empty, t.in_order), else_=0),
+            "timeline": case((func.length(t.timeline) < timeline.MAX_BYTES, appended),
+                             else_=t.timeline),
+        },
+    )
+
+
+def _counter_upsert(table: Table, key: list[str], counters: list[str]) -> Callable[[str], Any]:
+    def build(dialect: str) -> Any:
+        stmt = _insert_for(dialect, table)
+        return stmt.on_conflict_do_update(
+            index_elements=key, set_={c: table.c[c] + stmt.excluded[c] for c in counters})
+    return build
+
+
+SESSION_UPSERT = PreparedUpsert(_session_upsert)
+MINUTE_UPSERT = PreparedUpsert(_counter_upsert(
+    MINUTES, ["site_id", "minute"], ["events", "course_starts", "course_ends", "rejected"]))
+KEY_HOUR_UPSERT = PreparedUpsert(_counter_upsert(KEY_HOURS, ["site_id", "hour", "key_id"],
+                                                 ["events"]))
+REASON_UPSERT = PreparedUpsert(_counter_upsert(REASONS, ["site_id", "hour", "reason"],
+                                               ["events"]))
+
+
 class DerivedTables:
     """``PersistHook`` run by the writer thread (so its caches need no lock)."""
 
@@ -111,51 +204,63 @@ class DerivedTables:
         self._confirm_keys(conn)
         minutes: dict[tuple[int, int], list[int]] = {}
         reasons: dict[tuple[int, int, str], int] = {}
-        pending: list[tuple[KeyTuple, int, int, tuple[int, str, str] | None]] = []
         chunks: dict[tuple[int, str, str], _SessionChunk] = {}
+        hours: dict[tuple[int, int, int], int] = {}
+        cached = self._keys
+        unknown: list[tuple[KeyTuple, int, int, _SessionChunk | None]] = []  # not cached yet
         for batch, outcome in zip(batches, outcomes, strict=True):
             site = batch.site_id
+            hour = batch.received_at // 3_600_000
             minute = minutes.setdefault((site, batch.received_at // 60_000), [0, 0, 0, 0])
             self._count_rejected(batch, minute, reasons)
             for ev in outcome.stored:
                 minute[0] += 1
+                eid = ev.eid
                 # Events without a session count on the overview but join no timeline:
                 # flows and funnels follow sessions (and learners across their sessions).
-                skey = (site, ev.chain_id, ev.actor_id) if ev.chain_id else None
-                chunk = chunks.get(skey) if skey is not None else None
-                target, env = "", ""
-                if (skey is not None and chunk is None) or ev.eid == "INTERACT":
-                    target, env = _read_extra(ev.raw)
-                if skey is not None:
+                chunk = None
+                if ev.chain_id:
+                    skey = (site, ev.chain_id, ev.actor_id)
+                    chunk = chunks.get(skey)
                     if chunk is None:
-                        chunk = chunks[skey] = _SessionChunk(ev.course_id, env or None,
-                                                             batch.received_at)
+                        chunk = chunks[skey] = _SessionChunk(
+                            ev.course_id, context_env(ev.raw), batch.received_at)
                     chunk.events += 1
-                    chunk.course_id = chunk.course_id or ev.course_id
-                if ev.eid == "IMPRESSION":
+                    if chunk.course_id is None:
+                        chunk.course_id = ev.course_id
+                if eid == "INTERACT":
+                    target = interact_target(ev.raw)
+                elif eid == "IMPRESSION":
                     target = page_target(ev.uri)
-                elif ev.eid != "INTERACT":
+                else:
                     target = ""
-                if ev.is_course_start:
-                    if ev.duplicate_of:
-                        if chunk is not None:
-                            chunk.dup_starts += 1  # excluded from funnels and start counts
-                        continue
-                    minute[1] += 1
-                elif ev.eid == "END" and ev.edata_type == "course":
-                    minute[2] += 1
-                key = (site, ev.eid, ev.name, ev.course_id or "", ev.page_id or "",
+                    if ev.is_course_start:
+                        if ev.duplicate_of:
+                            if chunk is not None:  # excluded from funnels and start counts
+                                chunk.dup_starts += 1
+                            continue
+                        minute[1] += 1
+                    elif eid == "END" and ev.edata_type == "course":
+                        minute[2] += 1
+                key = (site, eid, ev.name, ev.course_id or "", ev.page_id or "",
                        ev.object_type or "", ev.edata_type or "", target)
-                pending.append((key, ev.ets, batch.received_at // 3_600_000, skey))
-        if pending:
-            ids = self._key_ids(conn, {p[0] for p in pending})
-            hours: dict[tuple[int, int, int], int] = {}
-            for key, ets, hour, skey in pending:
+                key_id = cached.get(key)
+                if key_id is None:
+                    unknown.append((key, ev.ets, hour, chunk))
+                    continue
+                if chunk is not None:
+                    chunk.tokens.append((ev.ets, key_id))
+                hk = (site, hour, key_id)
+                hours[hk] = hours.get(hk, 0) + 1
+        if unknown:
+            ids = self._key_ids(conn, {u[0] for u in unknown})
+            for key, ets, hour, chunk in unknown:
                 key_id = ids[key]
-                if skey is not None:
-                    chunks[skey].tokens.append((ets, key_id))
+                if chunk is not None:
+                    chunk.tokens.append((ets, key_id))
                 hk = (key[0], hour, key_id)
                 hours[hk] = hours.get(hk, 0) + 1
+        if hours:
             self._upsert_key_hours(conn, hours)
         if chunks:
             self._upsert_sessions(conn, chunks)
@@ -224,7 +329,8 @@ class DerivedTables:
 
     # --- upserts -------------------------------------------------------------------
 
-    def _upsert_sessions(self, conn: Connection,
+    @staticmethod
+    def _upsert_sessions(conn: Connection,
                          chunks: dict[tuple[int, str, str], _SessionChunk]) -> None:
         rows = []
         for (site, session_id, actor), chunk in sorted(chunks.items(), key=lambda i: i[0]):
@@ -237,67 +343,25 @@ class DerivedTables:
                          "last_received": chunk.received, "events": chunk.events,
                          "dup_starts": chunk.dup_starts, "in_order": 1,
                          "timeline": timeline.encode(chunk.tokens)})
-        stmt = _insert(conn, SESSIONS)
-        new = stmt.excluded
-        postgres = conn.dialect.name == "postgresql"
-        least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
-        t = SESSIONS.c
-        appended: Any = t.timeline.op("||")(new.timeline)
-        if not postgres:  # SQLite's || yields text; the bytes are kept, the type is not
-            appended = cast(appended, LargeBinary)
-        new_empty = func.length(new.timeline) == 0
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["site_id", "session_id", "actor_id"],
-            set_={
-                "course_id": func.coalesce(t.course_id, new.course_id),
-                "env": func.coalesce(t.env, new.env),
-                # A chunk of only duplicate starts has no tokens (first_ets 0): ignore it.
-                "first_ets": case((new_empty, t.first_ets),
-                                  (func.length(t.timeline) == 0, new.first_ets),
-                                  else_=least(t.first_ets, new.first_ets)),
-                "last_ets": greatest(t.last_ets, new.last_ets),
-                "last_received": greatest(t.last_received, new.last_received),
-                "events": t.events + new.events,
-                "dup_starts": t.dup_starts + new.dup_starts,
-                "in_order": case((and_(t.in_order == 1, new.first_ets >= t.last_ets), 1),
-                                 (new_empty, t.in_order), else_=0),
-                "timeline": case((func.length(t.timeline) < timeline.MAX_BYTES, appended),
-                                 else_=t.timeline),
-            },
-        )
-        conn.execute(stmt, rows)
+        SESSION_UPSERT.execute(conn, rows)
 
     @staticmethod
     def _upsert_minutes(conn: Connection, minutes: dict[tuple[int, int], list[int]]) -> None:
         rows = [{"site_id": s, "minute": m, "events": c[0], "course_starts": c[1],
                  "course_ends": c[2], "rejected": c[3]}
                 for (s, m), c in sorted(minutes.items()) if any(c)]
-        if not rows:
-            return
-        stmt = _insert(conn, MINUTES)
-        t, new = MINUTES.c, stmt.excluded
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["site_id", "minute"],
-            set_={c: t[c] + new[c] for c in ("events", "course_starts", "course_ends",
-                                             "rejected")}), rows)
+        if rows:
+            MINUTE_UPSERT.execute(conn, rows)
 
     @staticmethod
     def _upsert_key_hours(conn: Connection, hours: dict[tuple[int, int, int], int]) -> None:
-        rows = [{"site_id": s, "hour": h, "key_id": k, "events": n}
-                for (s, h, k), n in sorted(hours.items())]
-        stmt = _insert(conn, KEY_HOURS)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["site_id", "hour", "key_id"],
-            set_={"events": KEY_HOURS.c.events + stmt.excluded.events}), rows)
+        KEY_HOUR_UPSERT.execute(conn, [{"site_id": s, "hour": h, "key_id": k, "events": n}
+                                       for (s, h, k), n in sorted(hours.items())])
 
     @staticmethod
     def _upsert_reasons(conn: Connection, reasons: dict[tuple[int, int, str], int]) -> None:
-        rows = [{"site_id": s, "hour": h, "reason": r, "events": n}
-                for (s, h, r), n in sorted(reasons.items())]
-        stmt = _insert(conn, REASONS)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["site_id", "hour", "reason"],
-            set_={"events": REASONS.c.events + stmt.excluded.events}), rows)
+        REASON_UPSERT.execute(conn, [{"site_id": s, "hour": h, "reason": r, "events": n}
+                                     for (s, h, r), n in sorted(reasons.items())])
 
     # --- live ----------------------------------------------------------------------
 
