@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Container, Iterable
+from collections.abc import Container
 from itertools import compress
 
 WORDS = 3
@@ -23,12 +23,12 @@ _MAX_ETS = (1 << 63) - 1
 _SWAP = sys.byteorder != "little"
 
 
-def encode(tokens: Iterable[tuple[int, int]]) -> bytes:
-    """The bytes of ``(ets, key_id)`` pairs, in the order given."""
-    words = array("I")
-    for ets, key_id in tokens:
-        ets = min(max(ets, 0), _MAX_ETS)
-        words.extend((key_id, ets & 0xFFFFFFFF, ets >> 32))
+def encode(tokens: list[tuple[int, int]]) -> bytes:
+    """The bytes of ``(ets, key_id)`` pairs sorted by ets, in that order."""
+    if tokens and (tokens[0][0] < 0 or tokens[-1][0] > _MAX_ETS):  # absurd client clocks
+        tokens = [(min(max(ets, 0), _MAX_ETS), key_id) for ets, key_id in tokens]
+    words = array("I", [v for ets, key_id in tokens
+                        for v in (key_id, ets & 0xFFFFFFFF, ets >> 32)])
     if _SWAP:
         words.byteswap()
     return words.tobytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -126,3 +127,65 @@ def test_redis_fan_out(redis_server: LiveServer) -> None:
         frames = frames_until(ws, 3, timeout=3)
     assert sum(f["count"] for f in frames) == 3
     assert frames[0]["at"] - acked < 1.0
+
+
+def _login_cookie(base: str, password: str) -> str:
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(base + "/login", timeout=10) as resp:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', resp.read().decode())
+    assert token
+    form = urllib.parse.urlencode({"username": "admin", "password": password,
+                                   "csrf_token": token.group(1)}).encode()
+    with opener.open(base + "/login", data=form, timeout=10) as resp:
+        assert resp.status == 200
+    (cookie,) = [c for c in jar if c.name == "session"]
+    return f"session={cookie.value}"
+
+
+@pytest.mark.postgres
+def test_live_across_gunicorn_workers_on_postgresql(pg_url: str, tmp_path: Any) -> None:
+    """Events acked by any worker reach a dashboard connected to any worker (NOTIFY)."""
+    from collector.bench.server import ServerProcess
+
+    server = ServerProcess(pg_url, workers=2, instance=tmp_path / "instance",
+                           env={"COLLECTOR_RATE_LIMIT": "0"})
+    try:
+        _check_live_across_workers(server.start())
+    finally:
+        server.kill()
+        if server.proc is not None and server.proc.stdout is not None:
+            server.proc.stdout.close()  # ServerProcess leaves its output pipe open
+
+
+def _check_live_across_workers(server: Any) -> None:
+    assert server.admin_password and server.write_key
+    cookie = _login_cookie(server.url, server.admin_password)
+    ws_url = server.url.replace("http", "ws", 1)
+    with connect(ws_url + "/v1/live", additional_headers={"Cookie": cookie},
+                 open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["mode"] == "postgres"
+        # The dashboard's worker starts LISTEN on its first socket; a first event
+        # that arrives proves it is listening.
+        frames: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 10
+        while not frames and time.monotonic() < deadline:
+            _send_one(ws_url, server.write_key, 1)
+            frames = frames_until(ws, 1, timeout=1)
+        assert frames, "no live frame within 10 s"
+        total = 0
+        for n in range(1, 9):  # separate connections: the kernel spreads them
+            _send_one(ws_url, server.write_key, n)
+            total += n
+        frames = frames_until(ws, total, timeout=5)
+    assert sum(f["count"] for f in frames) == total
+
+
+def _send_one(ws_url: str, key: str, n: int) -> None:
+    with connect(f"{ws_url}/v1/ws?key={key}", open_timeout=10) as ingest:
+        ingest.send(json.dumps({"id": "b", "events": [event("IMPRESSION") for _ in range(n)]}))
+        assert json.loads(ingest.recv(timeout=10))["accepted"] == n
