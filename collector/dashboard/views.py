@@ -55,6 +55,7 @@ from collector.models import PathRule, SavedFunnel, now_ms
 from collector.transports.ws import sock
 
 bp = Blueprint("dashboard", __name__)
+DROPPED_SHOWN = 20  # per step on the page; the CSV has them all
 Cell = str | dict[str, Any]
 
 
@@ -281,9 +282,17 @@ def funnel_data(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
         rows.append([str(i + 1), step.label, str(step.count), percent(step.from_previous),
                      percent(step.from_first), duration(step.median_ms),
                      duration(step.p90_ms), drop])
+    names = {v: k for k, v in sites.items()}
+    dropped: list[list[Cell]] = []
+    for i, step in enumerate(result.steps[:-1]):
+        for site, unit, ets in sorted(step.dropped)[:DROPPED_SHOWN]:
+            target = (url_for("dashboard.session", sid=unit, site=names.get(site, ""))
+                      if spec.unit == "session" else
+                      url_for("dashboard.sessions", actor=unit, site=names.get(site, "")))
+            dropped.append([str(i + 1), names.get(site, ""), link(unit, target), utc(ets)])
     return {"figures": {"chart-funnel": figures.funnel_chart(result,
                                                              spec.mode == "unordered")},
-            "tables": {"funnel-steps": rows},
+            "tables": {"funnel-steps": rows, "funnel-dropped": dropped},
             "stats": {"funnel-units": str(result.units)}}
 
 

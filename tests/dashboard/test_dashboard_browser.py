@@ -121,6 +121,8 @@ def test_script_in_event_fields_renders_as_text(page: Any, live_server: LiveServ
     updated_within_a_second(page, acked,
                             "document.querySelector('#tail').textContent.includes('onerror')")
     assert XSS in page.inner_text("#tail")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
     page.goto(live_server.url + "/dashboard/flow")
     page.wait_for_selector("#chart-flow .sankey-node")
     assert XSS in page.inner_text("#chart-flow")

@@ -201,3 +201,15 @@ def test_rejected_page_groups_reasons(app: Flask, admin: FlaskClient) -> None:
     assert len(data["tables"]["raw"]) == 2
     only = admin.get("/dashboard/data/rejected?reason=unknown+event+type").get_json()
     assert [r[4] for r in only["tables"]["raw"]] == [""]  # NOPE had no mid
+
+
+def test_funnel_page_lists_who_dropped(app: Flask, admin: FlaskClient) -> None:
+    ingest(app, [lesson_event("IMPRESSION", sid="s1", actor="ann", ets=T0),
+                 lesson_event("IMPRESSION", sid="s2", actor="bob", ets=T0),
+                 lesson_event("INTERACT", sid="s2", actor="bob", ets=T0 + 1)])
+    by_session = admin.get("/dashboard/data/funnel?step=IMPRESSION&step=INTERACT").get_json()
+    (row,) = by_session["tables"]["funnel-dropped"]
+    assert row[0] == "1" and row[2] == {"text": "s1", "href": "/dashboard/sessions/s1?site=test"}
+    by_learner = admin.get("/dashboard/data/funnel?step=IMPRESSION&step=INTERACT&by=learner")
+    (row,) = by_learner.get_json()["tables"]["funnel-dropped"]
+    assert row[2]["text"] == "ann" and "actor=ann" in row[2]["href"]
