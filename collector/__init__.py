@@ -44,7 +44,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=str(app.config.get("PUBLIC_URL") or "").startswith("https://"),
     )
 
-    from collector import auth, db, ingest, outbound, sites, tracker_asset, tracking, web
+    from collector import (
+        auth,
+        dashboard,
+        db,
+        ingest,
+        outbound,
+        sites,
+        tracker_asset,
+        tracking,
+        web,
+    )
     from collector.transports import http, ws
 
     db.init_app(app)
@@ -57,6 +67,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     tracker_asset.init_app(app)
     tracking.init_app(app)
     outbound.init_app(app)
+    dashboard.init_app(app)
 
     from collector import cli
 

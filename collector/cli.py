@@ -284,11 +284,13 @@ def bench_export(events: int, as_json: bool) -> None:
 
 def _register_feature_commands() -> None:
     """Command groups that live with the feature they serve."""
+    from collector.bench.dashboard import bench_dashboard
     from collector.catalog_cli import catalog_group
     from collector.forwarding.cli import forward
 
     main.add_command(forward)
     main.add_command(catalog_group)
+    bench_group.add_command(bench_dashboard)
 
 
 _register_feature_commands()

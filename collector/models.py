@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -220,3 +221,116 @@ class EventName(Base):
     warned: Mapped[int] = mapped_column(BigInteger, default=0)  # events stored with warnings
     last_warnings: Mapped[str | None] = mapped_column(Text)  # JSON list, latest warned event
     example: Mapped[str | None] = mapped_column(Text)  # payload of an early event (<= 8 KB)
+
+
+# --- dashboard (issue 6): derived tables maintained at ingest, saved rules and funnels ---
+
+
+class DashKey(Base):
+    """An interned event shape: what funnel steps and flow nodes match on.
+
+    ``target`` is the page (IMPRESSION uri without query) or the INTERACT ``edata.id``.
+    Empty strings stand for "absent" so the fingerprint stays unique across databases.
+    """
+
+    __tablename__ = "dash_keys"
+    __table_args__ = (UniqueConstraint("site_id", "fingerprint", name="uq_dash_keys_fp"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    fingerprint: Mapped[str] = mapped_column(String(40))  # sha1 of the fields below
+    eid: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(IdStr)
+    course_id: Mapped[str] = mapped_column(IdStr)
+    page_id: Mapped[str] = mapped_column(IdStr)
+    object_type: Mapped[str] = mapped_column(IdStr)
+    edata_type: Mapped[str] = mapped_column(IdStr)
+    target: Mapped[str] = mapped_column(String(512))
+
+
+class DashSession(Base):
+    """One (session chain, learner): counters and the timeline of (key, ets) tokens.
+
+    ``timeline`` holds little-endian uint32 triples (key id, ets low, ets high), appended
+    at ingest; ``in_order`` stays 1 while every appended chunk came after the
+    previous one in client time, so readers only sort the rare out-of-order sessions.
+    """
+
+    __tablename__ = "dash_sessions"
+    __table_args__ = (
+        Index("ix_dash_sessions_site_id_last_received", "site_id", "last_received"),
+        Index("ix_dash_sessions_site_id_first_ets", "site_id", "first_ets"),
+    )
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    session_id: Mapped[str] = mapped_column(IdStr, primary_key=True)  # chain root; "" = none
+    actor_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    course_id: Mapped[str | None] = mapped_column(IdStr)  # first course seen
+    env: Mapped[str | None] = mapped_column(String(100))  # first context.env seen
+    first_ets: Mapped[int] = mapped_column(BigInteger)
+    last_ets: Mapped[int] = mapped_column(BigInteger)
+    last_received: Mapped[int] = mapped_column(BigInteger)
+    events: Mapped[int] = mapped_column(Integer)
+    dup_starts: Mapped[int] = mapped_column(Integer)
+    in_order: Mapped[int] = mapped_column(Integer)
+    timeline: Mapped[bytes] = mapped_column(LargeBinary)  # last: list queries skip it
+
+
+class DashMinute(Base):
+    """Per site and server-time minute: stored, course starts (canonical), ends, rejected."""
+
+    __tablename__ = "dash_minutes"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # received_at // 60000
+    events: Mapped[int] = mapped_column(Integer)
+    course_starts: Mapped[int] = mapped_column(Integer)
+    course_ends: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+
+
+class DashKeyHour(Base):
+    """Events per key and server-time hour (top pages, counts per event shape)."""
+
+    __tablename__ = "dash_key_hours"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # received_at // 3600000
+    key_id: Mapped[int] = mapped_column(ForeignKey("dash_keys.id"), primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class DashRejectReason(Base):
+    """Rejected events per reason and server-time hour (a message is cut at 300 chars)."""
+
+    __tablename__ = "dash_reject_reasons"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(300), primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class PathRule(Base):
+    """A saved path-cleaning rule of a site: labels matching ``pattern`` become ``label``."""
+
+    __tablename__ = "dash_path_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    pattern: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+
+
+class SavedFunnel(Base):
+    """A saved funnel: its name and the query string that defines it (shareable URL)."""
+
+    __tablename__ = "dash_funnels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)

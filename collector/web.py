@@ -6,8 +6,6 @@ from flask import Blueprint, Flask, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from collector.auth import login_required
-from collector.db import get_engine
-from collector.stats import collect_stats
 
 bp = Blueprint("web", __name__)
 
@@ -19,8 +17,10 @@ def index() -> Response:
 
 @bp.route("/dashboard")
 @login_required
-def dashboard_home() -> str:
-    return render_template("dashboard.html", stats=collect_stats(get_engine()))
+def dashboard_home() -> tuple[str, int]:
+    from collector.dashboard.views import overview_page
+
+    return overview_page()
 
 
 def init_app(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """registry: registered event types and per-name counters (event catalog)
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-23 14:14:00.067722
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

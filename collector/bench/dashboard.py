@@ -1,0 +1,176 @@
+"""``collector bench dashboard``: funnel and flow query times over 1,000,000 events.
+
+Loads generated lesson traffic (``synthetic.py``) into a fresh database the way ingest
+does (validate each event, then ``persist_group`` with the dashboard's persist hook,
+5,000 events per transaction), then times a 4-step ordered funnel and a depth-5 session
+flow: once cold, then ``--repeat`` warm runs whose median is reported.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+from sqlalchemy import Engine, func, insert, select
+
+from collector.bench.synthetic import synthetic_events
+
+GROUP = 5000
+FUNNEL_STEPS = ("START edata.type=course", "IMPRESSION pageid=intro",
+                "IMPRESSION pageid=quiz", "ASSESS")
+
+
+def _progress(done: int, total: int, started: float, what: str) -> None:
+    rate = done / max(1e-9, time.perf_counter() - started)
+    sys.stderr.write(f"\r{what}: {done:,}/{total:,} events ({rate:,.0f}/s)   ")
+    sys.stderr.flush()
+
+
+def load_events(engine: Engine, site_id: int, events: int, session_length: int) -> float:
+    """Validate and store ``events`` generated events with the dashboard hook; seconds."""
+    from collector.dashboard.derived import DerivedTables
+    from collector.events.validate import ValidEvent, validate_event
+    from collector.models import now_ms
+    from collector.persist import PreparedBatch, SessionChains, persist_group
+
+    chains = SessionChains()
+    hook = DerivedTables()
+    started = time.perf_counter()
+    pending: list[ValidEvent] = []
+    done = 0
+
+    def flush() -> None:
+        received = now_ms()
+        batch = PreparedBatch(site_id, "bench", received, list(pending))
+        with engine.connect() as conn:
+            conn = conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                _, learned = persist_group(conn, [batch], chains, [hook])
+        chains.learn(learned)
+        pending.clear()
+
+    encode = msgspec.json.encode
+    for i, ev in enumerate(synthetic_events(events, session_length=session_length)):
+        checked = validate_event(encode(ev), i, now_ms())
+        if not isinstance(checked, ValidEvent):
+            raise RuntimeError(f"generated event {i} was rejected: {checked.errors}")
+        pending.append(checked)
+        if len(pending) == GROUP:
+            flush()
+            done += GROUP
+            if done % 50_000 == 0:
+                _progress(done, events, started, "loading")
+    if pending:
+        done += len(pending)
+        flush()
+    _progress(done, events, started, "loading")
+    sys.stderr.write("\n")
+    return time.perf_counter() - started
+
+
+def _timed(run: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """(cold seconds, median warm seconds)."""
+    t0 = time.perf_counter()
+    run()
+    cold = time.perf_counter() - t0
+    warm = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run()
+        warm.append(time.perf_counter() - t0)
+    return cold, statistics.median(warm)
+
+
+def run_dashboard_bench(*, database_url: str | None = None, events: int = 1_000_000,
+                        session_length: int = 30, repeat: int = 3) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="collector-bench-dash-") as tmp:
+        url = database_url or f"sqlite:///{Path(tmp) / 'dashboard.sqlite3'}"
+        return _run(url, events, session_length, repeat)
+
+
+def _run(url: str, events: int, session_length: int, repeat: int) -> dict[str, Any]:
+    from collector.config import normalize_database_url
+    from collector.dashboard.keys import KeyCatalog
+    from collector.dashboard.queries.flow import FlowSpec, session_flow
+    from collector.dashboard.queries.funnel import FunnelSpec, parse_step, run_funnel
+    from collector.db import make_engine, upgrade
+    from collector.models import DashSession, Event, Site
+
+    engine = make_engine(normalize_database_url(url))
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            if conn.execute(select(func.count()).select_from(Event)).scalar_one():
+                raise RuntimeError("bench dashboard needs an empty database (it has events)")
+            conn.execute(insert(Site).values(name="bench", write_key="bench-dashboard",
+                                             origins="[]", created_at=0))
+            site_id = conn.execute(select(Site.id).where(Site.name == "bench")).scalar_one()
+        sys.stderr.write(f"generating, validating and storing {events:,} events "
+                         f"({engine.dialect.name})...\n")
+        load_s = load_events(engine, site_id, events, session_length)
+        catalog = KeyCatalog()
+        funnel = FunnelSpec(steps=tuple(parse_step(s) for s in FUNNEL_STEPS))
+        flow = FlowSpec(depth=5, top=8)
+        results: dict[str, Any] = {}
+
+        def run_funnel_query() -> None:
+            with engine.connect() as conn:
+                results["funnel"] = run_funnel(conn, catalog.load(conn), funnel)
+
+        def run_flow_query() -> None:
+            with engine.connect() as conn:
+                results["flow"] = session_flow(conn, catalog.load(conn), {}, flow)
+
+        sys.stderr.write("timing the funnel and the flow...\n")
+        funnel_cold, funnel_s = _timed(run_funnel_query, repeat)
+        flow_cold, flow_s = _timed(run_flow_query, repeat)
+        with engine.connect() as conn:
+            stored = conn.execute(select(func.count()).select_from(Event)).scalar_one()
+            sessions = conn.execute(select(func.count()).select_from(DashSession)
+                                    .where(DashSession.session_id != "")).scalar_one()
+        return {
+            "database": engine.dialect.name,
+            "events": int(stored),
+            "sessions": int(sessions),
+            "load_s": round(load_s, 1),
+            "funnel_s": round(funnel_s, 3),
+            "flow_s": round(flow_s, 3),
+            "funnel_cold_s": round(funnel_cold, 3),
+            "flow_cold_s": round(flow_cold, 3),
+            "funnel_counts": [s.count for s in results["funnel"].steps],
+            "flow_paths": results["flow"].sessions,
+        }
+    finally:
+        engine.dispose()
+
+
+@click.command("dashboard")
+@click.option("--database-url", help="Empty database to load (default: a temp SQLite file).")
+@click.option("--events", default=1_000_000, show_default=True, type=click.IntRange(1000))
+@click.option("--session-length", default=30, show_default=True, type=click.IntRange(2, 1000),
+              help="Mean events per generated session.")
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(1, 20),
+              help="Warm runs per query (the median is reported).")
+@click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object.")
+def bench_dashboard(database_url: str | None, events: int, session_length: int, repeat: int,
+                    as_json: bool) -> None:
+    """Load generated events with the dashboard hook, time a funnel and a session flow."""
+    import json
+
+    try:
+        result = run_dashboard_bench(database_url=database_url, events=events,
+                                     session_length=session_length, repeat=repeat)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:>16}: {value}")

@@ -1,0 +1,1 @@
+"""Dashboard queries: read the derived tables (never rescan raw events)."""

@@ -1,0 +1,134 @@
+"""The dashboards in Debian chromium (Playwright): live updates without reload, escaping.
+
+Screenshots go to ``test-artifacts/`` (gitignored), kept after the run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.sync.client import connect
+
+from tests.conftest import ADMIN_PASSWORD, LiveServer, unavailable
+from tests.factories import course_start, lesson_event
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+XSS = "<img src=x onerror=window.__xss=1><script>window.__xss=2</script>"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        unavailable("Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard")
+    yield page
+    context.close()
+
+
+def send(server: LiveServer, events: list[dict[str, Any]]) -> float:
+    """Ingest over the WebSocket API; returns when the ack arrived."""
+    with connect(f"{server.ws_url}/v1/ws?key={server.key}", open_timeout=5) as ws:
+        ws.send(json.dumps({"id": "b1", "events": events}))
+        ack = json.loads(ws.recv(timeout=10))
+        assert ack["accepted"] == len(events), ack
+        return time.monotonic()
+
+
+def views(sid: str, *uris: str, t0: int = 1_763_000_000_000) -> list[dict[str, Any]]:
+    return [lesson_event("IMPRESSION", sid=sid, actor="a-" + sid, ets=t0 + i * 1000,
+                         edata={"type": "view", "pageid": uri.strip("/"), "uri": uri})
+            for i, uri in enumerate(uris)]
+
+
+def open_live(page: Any, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("#live-status.on", timeout=5000)
+    page.evaluate("window.__sameDocument = true")
+
+
+def updated_within_a_second(page: Any, acked: float, condition: str) -> float:
+    page.wait_for_function(condition, timeout=1000)
+    elapsed = time.monotonic() - acked
+    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+    return elapsed
+
+
+def test_flow_chart_updates_live(page: Any, live_server: LiveServer) -> None:
+    send(live_server, views("s1", "/home", "/lesson/1"))
+    open_live(page, live_server.url + "/dashboard/flow")
+    page.wait_for_selector("#chart-flow .sankey-node")
+    assert "/lesson/1" in page.inner_text("#chart-flow")
+    acked = send(live_server, views("s2", "/home", "/brand-new-page"))
+    elapsed = updated_within_a_second(
+        page, acked, "document.querySelector('#chart-flow').textContent"
+                     ".includes('/brand-new-page')")
+    assert elapsed < 1.0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-flow.png"), full_page=True)
+    # A click on a node lists the sessions behind it.
+    page.locator("#chart-flow .sankey-node").filter(has_text="/brand-new-page").first.click()
+    page.wait_for_selector("#node-sessions a")
+    assert page.inner_text("#node-sessions").strip().endswith("s2")
+
+
+def test_funnel_updates_live(page: Any, live_server: LiveServer) -> None:
+    send(live_server, [course_start(sid="s1", actor="a-s1", ets=1_763_000_000_000)])
+    open_live(page, live_server.url + "/dashboard/funnel?step=START+edata.type%3Dcourse"
+                    "&step=IMPRESSION+pageid%3Dquiz")
+    page.wait_for_selector("#chart-funnel .main-svg")
+    counts = "[...document.querySelectorAll('#funnel-steps tr')].map(r => r.cells[2].textContent)"
+    assert page.evaluate(counts) == ["1", "0"]
+    acked = send(live_server, views("s1", "/quiz", t0=1_763_000_005_000))
+    elapsed = updated_within_a_second(page, acked, counts + ".join() === '1,1'")
+    assert elapsed < 1.0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-funnel.png"), full_page=True)
+
+
+def test_script_in_event_fields_renders_as_text(page: Any, live_server: LiveServer) -> None:
+    evil = [lesson_event("IMPRESSION", sid="s9", actor=XSS, ets=1_763_000_000_000 + i,
+                         edata={"type": "view", "pageid": XSS, "uri": uri})
+            for i, uri in enumerate([XSS, "/after"])]
+    open_live(page, live_server.url + "/dashboard")
+    acked = send(live_server, evil)
+    updated_within_a_second(page, acked,
+                            "document.querySelector('#tail').textContent.includes('onerror')")
+    assert XSS in page.inner_text("#tail")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
+    page.goto(live_server.url + "/dashboard/flow")
+    page.wait_for_selector("#chart-flow .sankey-node")
+    assert XSS in page.inner_text("#chart-flow")
+    page.goto(live_server.url + "/dashboard/sessions/s9")
+    page.wait_for_selector("#timeline pre")
+    assert XSS in page.inner_text("#timeline")
+    assert page.evaluate("window.__xss") is None
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-escaping.png"), full_page=True)
