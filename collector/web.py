@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, redirect, render_template, url_for
+from flask import Blueprint, Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
 from collector.auth import login_required
