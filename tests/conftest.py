@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -195,3 +196,25 @@ def any_live_server(any_app: Flask) -> Iterator[LiveServer]:
     server = LiveServer(any_app).start()
     yield server
     server.stop()
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian chromium through Playwright, one per run (one sync Playwright per thread)."""
+    path = shutil.which("chromium")
+    if path is None:
+        unavailable("Debian chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -9,7 +9,6 @@ browser context (empty storage, so a new device id) and reads back only its own 
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,10 +22,7 @@ from sqlalchemy import Engine, text
 from collector.bench.server import ServerProcess
 from collector.db import make_engine
 from collector.sites import create_site
-from tests.conftest import unavailable
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 STUB = "<script>window.ck=window.ck||function(){(ck.q=ck.q||[]).push(arguments)};</script>"
 
 
@@ -42,23 +38,6 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "c
             raise AssertionError(f"timed out after {timeout}s waiting for {what} "
                                  f"(last value: {value!r})")
         time.sleep(interval)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    path = shutil.which("chromium")
-    if path is None:
-        unavailable("Debian chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed (pip install -e '.[test]')")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 class Collector:

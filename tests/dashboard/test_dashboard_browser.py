@@ -6,7 +6,6 @@ Screenshots go to ``test-artifacts/`` (gitignored), kept after the run.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import ADMIN_PASSWORD, LiveServer, unavailable
+from tests.conftest import ADMIN_PASSWORD, LiveServer
 from tests.factories import course_start, lesson_event
 
 pytestmark = pytest.mark.browser
@@ -23,20 +22,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 XSS = "<img src=x onerror=window.__xss=1><script>window.__xss=2</script>"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        unavailable("Debian chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield browser
-        browser.close()
+@pytest.fixture
+def browser(chromium: Any) -> Any:
+    return chromium
 
 
 @pytest.fixture
