@@ -148,8 +148,10 @@ def site_key(app: Flask) -> str:
 class _OneRequestPerConnection(WSGIRequestHandler):
     # After a WebSocket ends, werkzeug would keep the TCP connection alive waiting for a
     # next HTTP request, so the client never sees the close complete (gunicorn, which
-    # `collector serve` uses, closes it). HTTP/1.0 makes the test server close too.
-    protocol_version = "HTTP/1.0"
+    # `collector serve` uses, closes it). Serve one request per connection, still HTTP/1.1.
+    def handle(self) -> None:
+        self.close_connection = True
+        self.handle_one_request()
 
 
 class LiveServer:
