@@ -52,12 +52,16 @@ class ServerProcess:
             start_new_session=True,
         )
         assert self.proc.stdout is not None
-        self._read_until_serving(self.proc.stdout, timeout)
-        # Keep draining the log so a chatty server never blocks on a full pipe.
-        self._drain = threading.Thread(target=self._keep_reading, args=(self.proc.stdout,),
-                                       daemon=True)
-        self._drain.start()
-        self.wait_healthy(timeout)
+        try:
+            self._read_until_serving(self.proc.stdout, timeout)
+            # Keep draining the log so a chatty server never blocks on a full pipe.
+            self._drain = threading.Thread(target=self._keep_reading,
+                                           args=(self.proc.stdout,), daemon=True)
+            self._drain.start()
+            self.wait_healthy(timeout)
+        except BaseException:
+            self.kill()  # never leave a half-started server behind
+            raise
         return self
 
     def _keep_reading(self, stream: IO[str]) -> None:
