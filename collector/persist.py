@@ -175,11 +175,15 @@ def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> set[str]:
         try:
             before = cur.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
             step = SQLITE_ROWS_PER_STATEMENT
+            inserted = 0
             for i in range(0, len(rows), step):
                 chunk = rows[i:i + step]
                 sql = _SQLITE_INSERT_CHUNK if len(chunk) == step else _sqlite_insert_events(
                     len(chunk))
                 cur.execute(sql, [value for row in chunk for value in row])
+                inserted += cur.rowcount
+            if inserted == len(rows):  # the usual case: no mid was seen before
+                return {row[0] for row in rows}
             return {r[0] for r in cur.execute("SELECT mid FROM events WHERE id > ?", (before,))}
         finally:
             cur.close()
@@ -206,43 +210,51 @@ def _link_sessions(
     conn: Connection, batches: Sequence[PreparedBatch], chains: SessionChains
 ) -> dict[tuple[int, str], str]:
     """Set ``chain_id`` on every event; store links for sids seen for the first time."""
+    # Fast path: roots never change once stored, so known sids resolve from the cache.
     known: dict[tuple[int, str], str] = {}
+    pending: list[tuple[PreparedBatch, ValidEvent]] = []
     wanted: set[tuple[int, str]] = set()
+    cached = chains.get
     for batch in batches:
+        site = batch.site_id
         for ev in batch.valid:
-            for sid in (ev.sid, ev.previous_sid):
-                if sid:
-                    key = (batch.site_id, sid)
-                    root = chains.get(key)
-                    if root is None:
-                        wanted.add(key)
-                    else:
-                        known[key] = root
-    if not wanted:
-        for batch in batches:
-            for ev in batch.valid:
-                if ev.sid:
-                    ev.chain_id = known[(batch.site_id, ev.sid)]
+            sid = ev.sid
+            if not sid:
+                continue
+            key = (site, sid)
+            root = known.get(key) or cached(key)
+            if root is not None:
+                known[key] = root
+                ev.chain_id = root
+                continue
+            pending.append((batch, ev))
+            wanted.add(key)
+            if ev.previous_sid:
+                prev = (site, ev.previous_sid)
+                prev_root = cached(prev)
+                if prev_root is None:
+                    wanted.add(prev)
+                else:
+                    known[prev] = prev_root
+    if not pending:
         return {}
 
     known.update(_select_roots(conn, wanted))
     new_rows: dict[tuple[int, str], dict[str, Any]] = {}
-    for batch in batches:
-        for ev in batch.valid:
-            if not ev.sid:
-                continue
-            key = (batch.site_id, ev.sid)
-            if key not in known:
-                root = ev.sid
-                if ev.previous_sid and ev.previous_sid != ev.sid:
-                    prev = (batch.site_id, ev.previous_sid)
-                    if prev not in known:
-                        known[prev] = ev.previous_sid
-                        new_rows[prev] = _link_row(prev, ev.previous_sid, batch.received_at)
-                    root = known[prev]
-                known[key] = root
-                new_rows[key] = _link_row(key, root, batch.received_at)
-            ev.chain_id = known[key]
+    for batch, ev in pending:
+        site = batch.site_id
+        key = (site, ev.sid or "")
+        if key not in known:
+            root = ev.sid or ""
+            if ev.previous_sid and ev.previous_sid != ev.sid:
+                prev = (site, ev.previous_sid)
+                if prev not in known:
+                    known[prev] = ev.previous_sid
+                    new_rows[prev] = _link_row(prev, ev.previous_sid, batch.received_at)
+                root = known[prev]
+            known[key] = root
+            new_rows[key] = _link_row(key, root, batch.received_at)
+        ev.chain_id = known[key]
 
     if new_rows:
         rows = [new_rows[k] for k in sorted(new_rows)]
@@ -251,13 +263,10 @@ def _link_sessions(
         mine = {(r.site_id, r.sid) for r in result}
         raced = set(new_rows) - mine
         if raced:  # another process linked these sids first: its roots are the truth
-            actual = _select_roots(conn, raced)
-            known.update(actual)
-            for batch in batches:
-                for ev in batch.valid:
-                    if ev.sid:
-                        ev.chain_id = known[(batch.site_id, ev.sid)]
-    return {k: v for k, v in known.items() if chains.get(k) is None}
+            known.update(_select_roots(conn, raced))
+            for batch, ev in pending:
+                ev.chain_id = known[(batch.site_id, ev.sid or "")]
+    return {k: v for k, v in known.items() if cached(k) is None}
 
 
 def _link_row(key: tuple[int, str], root: str, seen: int) -> dict[str, Any]:

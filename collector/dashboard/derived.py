@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -43,48 +42,6 @@ NOTIFY_LIMIT = 7000  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
 
 # (site, eid, name, course, page, object type, edata type, target)
 KeyTuple = tuple[int, str, str, str, str, str, str, str]
-
-
-class _Edata(msgspec.Struct):
-    id: Any = None
-
-
-class _Context(msgspec.Struct):
-    env: Any = None
-
-
-class _InteractId(msgspec.Struct):
-    """INTERACT ``edata.id``: ingest does not extract it, flows and funnels use it."""
-
-    edata: _Edata | None = None
-
-
-class _Env(msgspec.Struct):
-    """``context.env``, read once per session and group for the env filter."""
-
-    context: _Context | None = None
-
-
-_interact_id = msgspec.json.Decoder(_InteractId)
-_env = msgspec.json.Decoder(_Env)
-
-
-def interact_target(raw: bytes) -> str:
-    try:
-        edata = _interact_id.decode(raw).edata
-    except (msgspec.DecodeError, RecursionError):
-        return ""
-    item = edata.id if edata is not None else None
-    return str(item)[:MAX_TARGET] if isinstance(item, str | int) else ""
-
-
-def context_env(raw: bytes) -> str | None:
-    try:
-        context = _env.decode(raw).context
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    env = context.env if context is not None else None
-    return env[:100] if isinstance(env, str) and env else None
 
 
 def page_target(uri: str | None) -> str:
@@ -146,12 +103,12 @@ class DerivedTables:
                     chunk = chunks.get(skey)
                     if chunk is None:
                         chunk = chunks[skey] = _SessionChunk(
-                            ev.course_id, context_env(ev.raw), batch.received_at)
+                            ev.course_id, ev.env[:100] if ev.env else None, batch.received_at)
                     chunk.events += 1
                     if chunk.course_id is None:
                         chunk.course_id = ev.course_id
                 if eid == "INTERACT":
-                    target = interact_target(ev.raw)
+                    target = (ev.target or "")[:MAX_TARGET]
                 elif eid == "IMPRESSION":
                     target = page_target(ev.uri)
                 else:

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from collector.events.explain import explain
-from collector.events.schema import Envelope, Event
+from collector.events.schema import EVENT_TYPES, Envelope, Event
 
 DAY_MS = 86_400_000
 # Below this an epoch value is taken to be seconds (1e11 ms is March 1973).
@@ -48,6 +48,8 @@ class ValidEvent:
     object_type: str | None
     edata_type: str | None
     warnings: list[str] = field(default_factory=list)
+    target: str | None = None  # INTERACT edata.id (flows and funnels use it)
+    env: str | None = None  # context.env
     chain_id: str | None = None  # set at persist time from the session chain
     duplicate_of: str | None = None  # set at persist time for a repeated course start
 
@@ -66,15 +68,22 @@ class RejectedEvent:
     errors: list[str]
 
 
-_CORRELATIONS = {"course": 0, "lesson": 1, "previoussession": 2}
+_CORRELATIONS = {"Course": 0, "Lesson": 1, "PreviousSession": 2,
+                 "course": 0, "lesson": 1, "previoussession": 2}
 
 
 def _correlations(event: Envelope) -> list[str | None]:
     """[course, lesson, previous sid] from context.cdata (first of each type wins)."""
     found: list[str | None] = [None, None, None]
+    slots = _CORRELATIONS
     for corr in event.context.cdata:
-        slot = _CORRELATIONS.get(corr.type.lower())
-        if slot is not None and found[slot] is None and corr.id:
+        kind = corr.type
+        slot = slots.get(kind)
+        if slot is None:
+            slot = slots.get(kind.lower())
+            if slot is None:
+                continue
+        if found[slot] is None and corr.id:
             found[slot] = corr.id
     return found
 
@@ -114,8 +123,11 @@ def validate_event(raw: bytes, index: int, now_ms: int) -> ValidEvent | Rejected
     return _check(event, raw, index, now_ms)
 
 
+_EID_OF: dict[type, str] = {cls: eid for eid, cls in EVENT_TYPES.items()}
+
+
 def _check(event: Any, raw: bytes, index: int, now_ms: int) -> ValidEvent | RejectedEvent:
-    eid: str = type(event).__struct_config__.tag
+    eid = _EID_OF[type(event)]
     warnings: list[str] = []
     errors: list[str] = []
     edata = event.edata
@@ -200,6 +212,8 @@ def _check(event: Any, raw: bytes, index: int, now_ms: int) -> ValidEvent | Reje
         object_type=obj.type if obj is not None and obj.id and obj.type else None,
         edata_type=edata_type,
         warnings=warnings,
+        target=edata.id if eid == "INTERACT" else None,
+        env=ctx.env or None,
     )
 
 
