@@ -217,16 +217,22 @@ def _link_sessions(
     cached = chains.get
     for batch in batches:
         site = batch.site_id
+        last_sid, last_root = None, None  # a batch is mostly one tab's session
         for ev in batch.valid:
             sid = ev.sid
             if not sid:
+                continue
+            if sid == last_sid:
+                ev.chain_id = last_root
                 continue
             key = (site, sid)
             root = known.get(key) or cached(key)
             if root is not None:
                 known[key] = root
-                ev.chain_id = root
+                ev.chain_id = last_root = root
+                last_sid = sid
                 continue
+            last_sid = None
             pending.append((batch, ev))
             wanted.add(key)
             if ev.previous_sid:

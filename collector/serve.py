@@ -19,19 +19,29 @@ class CollectorServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        import os
-        import sys
-
         from collector import create_app
-
-        if os.environ.get("COLLECTOR_SWITCH_INTERVAL"):
-            sys.setswitchinterval(float(os.environ["COLLECTOR_SWITCH_INTERVAL"]))
-
         from collector.forwarding import start_forwarders
 
         app = create_app()
         start_forwarders(app)  # per worker process, after the fork
+        tune_garbage_collector()
         return app
+
+
+# Ingest allocates several container objects per event that die young and hold no
+# cycles; at CPython's default gen0 threshold (700) the cyclic collector runs after every
+# few events and dominated ingest CPU (measured: validation 15 us/event with defaults,
+# 8 us with these settings). Reference counting still frees everything promptly.
+GC_THRESHOLDS = (100_000, 50, 100)
+
+
+def tune_garbage_collector() -> None:
+    """Freeze what start-up created and collect cycles far less often."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:

@@ -45,23 +45,23 @@ EID_DESCRIPTIONS: dict[str, str] = {
 }
 
 
-class Actor(Struct):
+class Actor(Struct, gc=False):
     id: Id
     type: Id
 
 
-class Producer(Struct):
+class Producer(Struct, gc=False):
     id: Id
     ver: Version | None = None
     pid: Id | None = None
 
 
-class Correlation(Struct):
+class Correlation(Struct, gc=False):
     type: Id
     id: Id
 
 
-class Context(Struct):
+class Context(Struct, gc=False):
     channel: Id
     env: Id
     pdata: Producer | None = None
@@ -71,14 +71,14 @@ class Context(Struct):
     rollup: dict[str, Any] | None = None
 
 
-class EventObject(Struct):
+class EventObject(Struct, gc=False):
     id: Id | None = None
     type: Id | None = None
     ver: Version | None = None
     rollup: dict[str, Any] | None = None
 
 
-class Envelope(Struct, tag_field="eid", kw_only=True):
+class Envelope(Struct, tag_field="eid", kw_only=True, gc=False):
     """Fields common to every V3 event."""
 
     ets: int | float
@@ -93,7 +93,7 @@ class Envelope(Struct, tag_field="eid", kw_only=True):
 # --- edata per eid ----------------------------------------------------------------
 
 
-class StartData(Struct):
+class StartData(Struct, gc=False):
     type: Id
     mode: Id | None = None
     duration: Number | None = None
@@ -103,7 +103,7 @@ class StartData(Struct):
     uaspec: dict[str, Any] | None = None
 
 
-class EndData(Struct):
+class EndData(Struct, gc=False):
     type: Id
     mode: Id | None = None
     duration: Number | None = None
@@ -111,7 +111,7 @@ class EndData(Struct):
     summary: list[Any] | None = None
 
 
-class ImpressionData(Struct):
+class ImpressionData(Struct, gc=False):
     type: Id
     pageid: Id
     uri: Text
@@ -120,7 +120,7 @@ class ImpressionData(Struct):
     visits: list[Any] | None = None
 
 
-class InteractData(Struct):
+class InteractData(Struct, gc=False):
     type: Id
     id: Id
     subtype: Id | None = None
@@ -131,7 +131,7 @@ class InteractData(Struct):
     extra: dict[str, Any] | None = None
 
 
-class Question(Struct):
+class Question(Struct, gc=False):
     id: Id
     maxscore: Number | None = None
     exlength: Number | None = None
@@ -142,7 +142,7 @@ class Question(Struct):
     params: list[Any] | None = None
 
 
-class AssessData(Struct):
+class AssessData(Struct, gc=False):
     item: Question
     pass_: Literal["Yes", "No"] = msgspec.field(name="pass")
     score: Number
@@ -151,44 +151,44 @@ class AssessData(Struct):
     index: int | None = None
 
 
-class ResponseTarget(Struct):
+class ResponseTarget(Struct, gc=False):
     id: Id
     type: Id
     ver: Version | None = None
 
 
-class ResponseData(Struct):
+class ResponseData(Struct, gc=False):
     target: ResponseTarget
     type: Id
     values: list[Any]
 
 
-class InterruptData(Struct):
+class InterruptData(Struct, gc=False):
     type: Id
     pageid: Id | None = None
 
 
-class FeedbackData(Struct):
+class FeedbackData(Struct, gc=False):
     rating: Number | None = None
     comments: str | None = None
     commentid: str | None = None
     commenttxt: str | None = None
 
 
-class ShareData(Struct):
+class ShareData(Struct, gc=False):
     items: list[dict[str, Any]]
     dir: Id | None = None
     type: Id | None = None
 
 
-class AuditData(Struct):
+class AuditData(Struct, gc=False):
     props: list[Any] | None = None
     state: Id | None = None
     prevstate: Id | None = None
     type: Id | None = None
 
 
-class ErrorData(Struct):
+class ErrorData(Struct, gc=False):
     err: Text
     errtype: Text
     stacktrace: str
@@ -197,7 +197,7 @@ class ErrorData(Struct):
     plugin: dict[str, Any] | None = None
 
 
-class LogData(Struct):
+class LogData(Struct, gc=False):
     type: Id
     level: Id
     message: str
@@ -205,7 +205,7 @@ class LogData(Struct):
     params: list[Any] | None = None
 
 
-class SearchData(Struct):
+class SearchData(Struct, gc=False):
     query: str
     size: int
     topn: list[Any]
@@ -215,7 +215,7 @@ class SearchData(Struct):
     correlationid: Id | None = None
 
 
-class SummaryData(Struct):
+class SummaryData(Struct, gc=False):
     type: Id
     starttime: int | float
     endtime: int | float
@@ -225,7 +225,7 @@ class SummaryData(Struct):
     mode: Id | None = None
 
 
-class ExdataData(Struct):
+class ExdataData(Struct, gc=False):
     type: Id | None = None
     data: Any = None
     version: int | None = None
