@@ -69,6 +69,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     outbound.init_app(app)
     dashboard.init_app(app)
 
+    from collector import hardening, openapi
+
+    openapi.init_app(app)
+    hardening.init_app(app)
+
     from collector import cli
 
     cli.init_app(app)

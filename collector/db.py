@@ -36,6 +36,9 @@ class StorageUnavailable(RuntimeError):
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the collector's connection settings for ``url``."""
+    # Error messages (and so logged tracebacks) leave out statement parameters: they hold
+    # write keys, user names and event payloads.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""

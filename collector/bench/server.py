@@ -25,8 +25,10 @@ class ServerProcess:
     """``collector serve`` in a child process; parses the write key and admin password."""
 
     def __init__(self, database_url: str, *, port: int | None = None, workers: int = 1,
-                 env: dict[str, str] | None = None, instance: Path | None = None) -> None:
+                 env: dict[str, str] | None = None, instance: Path | None = None,
+                 threads: int | None = None) -> None:
         self.database_url = database_url
+        self.threads = threads
         self.port = port or free_port()
         self.workers = workers
         self.extra_env = env or {}
@@ -45,9 +47,12 @@ class ServerProcess:
         env = {**os.environ, "COLLECTOR_DATABASE_URL": self.database_url, **self.extra_env}
         if self.instance is not None:
             env["COLLECTOR_INSTANCE_PATH"] = str(self.instance)
+        args = [sys.executable, "-m", "collector.cli", "serve", "--port", str(self.port),
+                "--workers", str(self.workers)]
+        if self.threads is not None:
+            args += ["--threads", str(self.threads)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "collector.cli", "serve", "--port", str(self.port),
-             "--workers", str(self.workers)],
+            args,
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )

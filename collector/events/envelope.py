@@ -65,6 +65,10 @@ def _explain_frame(body: bytes) -> EnvelopeError:
         if body.lstrip()[:1] != b"{":
             return EnvelopeError('body must be a JSON object with an "events" list')
         return EnvelopeError('"events": expected a list of events (body nested too deeply)')
+    except msgspec.DecodeError as exc:
+        # The typed decoder can refuse the shape before it reaches a syntax error
+        # (``0\x01``: an int, then garbage); the generic one then sees the syntax error.
+        return EnvelopeError(f"body is not valid JSON: {exc}")
     if not isinstance(value, dict):
         return EnvelopeError(
             f'body must be a JSON object with an "events" list, got {_kind(value)}')

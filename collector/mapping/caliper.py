@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.mapping import MappingContext, Skip
-from collector.mapping.source import EventFacts, read_event, read_json
+from collector.mapping.source import EventFacts, read_json, read_python_event
 from collector.mapping.values import (
     CALIPER_NAMESPACE,
     iso_duration,
@@ -56,7 +56,7 @@ def caliper_envelope(events: list[dict[str, Any]], public_url: str, send_ms: int
 
 def caliper_events(event: Any, context: MappingContext) -> list[dict[str, Any]] | Skip:
     """The Caliper events for ``event`` (a decoded V3 event), or why there are none."""
-    return events_of(read_event(event), context)
+    return events_of(read_python_event(event), context)
 
 
 def caliper_events_from_json(raw: bytes | str, context: MappingContext,

@@ -49,6 +49,23 @@ def read_event(event: Any) -> EventFacts | Skip:
     return facts if facts is not None else _read_checked(event)
 
 
+_json_check = msgspec.json.Encoder()
+
+
+def read_python_event(event: Any) -> EventFacts | Skip:
+    """:func:`read_event` for a value built in Python, which may hold what JSON cannot.
+
+    ``json.loads`` turns ``"\\ud800"`` into a lone surrogate, which no statement can
+    carry (its id is a hash of the UTF-8 mid); the stored events never hold one.
+    """
+    try:
+        _json_check.encode(event)
+    except (TypeError, ValueError, OverflowError):  # UnicodeEncodeError is a ValueError
+        return Skip("bad-event", "event: not JSON data (a lone surrogate or a non-JSON "
+                    "type)", error=True)
+    return read_event(event)
+
+
 def _read_well_formed(event: Any) -> EventFacts | None:
     """The export hot path for events shaped as ingest stores them; None: check slowly."""
     try:

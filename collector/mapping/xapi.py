@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.mapping import MappingContext, Skip
-from collector.mapping.source import EventFacts, number, read_event, read_json
+from collector.mapping.source import EventFacts, number, read_json, read_python_event
 from collector.mapping.values import (
     XAPI_NAMESPACE,
     iso_duration,
@@ -92,7 +92,7 @@ def _activity(iri: str, kind: str, name: str | None = None) -> dict[str, Any]:
 
 def xapi_statement(event: Any, context: MappingContext) -> dict[str, Any] | Skip:
     """The xAPI statement for ``event`` (a decoded V3 event), or why there is none."""
-    return statement_of(read_event(event), context)
+    return statement_of(read_python_event(event), context)
 
 
 def xapi_statement_from_json(raw: bytes | str, context: MappingContext,

@@ -21,7 +21,12 @@ from collector.events.envelope import EnvelopeError
 from collector.ingest import PendingIngest, get_pipeline
 from collector.ratelimit import RateLimited
 from collector.sites import get_directory, own_origin
-from collector.transports.wsserver import ClosingHandshakeServer
+from collector.transports.wsserver import (
+    MAX_BUFFERED_BYTES,
+    MAX_BUFFERED_FRAMES,
+    SEND_TIMEOUT,
+    ClosingHandshakeServer,
+)
 
 log = logging.getLogger(__name__)
 sock = Sock()
@@ -95,6 +100,11 @@ def _json_safe(value: Any) -> Any:
 def init_app(app: Flask) -> None:
     options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     options.setdefault("receive_bytes", 65536)
+    # Per-connection bounds (collector.transports.wsserver): a client that stops reading
+    # is dropped after send_timeout; one that sends faster than it is served is paused.
+    options.setdefault("send_timeout", SEND_TIMEOUT)
+    options.setdefault("max_buffered_frames", MAX_BUFFERED_FRAMES)
+    options.setdefault("max_buffered_bytes", MAX_BUFFERED_BYTES)
     # flask-sock builds each connection from the module-level name ``Server``.
     flask_sock.Server = ClosingHandshakeServer
     sock.init_app(app)

@@ -1,0 +1,32 @@
+"""``collector bench soak`` at CI size: the command's JSON, and the promises it checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_soak_acked_equals_stored_no_errors_fds_released() -> None:
+    clients, http_clients = 20, 4
+    done = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "bench", "soak", "--clients", str(clients),
+         "--http-clients", str(http_clients), "--seconds", "5", "--interval", "0.2",
+         "--resend-every", "5", "--json"],
+        capture_output=True, text=True, timeout=180, check=True)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["errors"] == 0, report["error_samples"]
+    assert report["unacked"] == 0
+    assert report["acked"] > 0
+    assert report["acked"] == report["stored"] == report["stored_distinct"]
+    assert report["acked_not_stored"] == 0
+    # Every batch resent on purpose came back as duplicates, and only those.
+    assert report["resent_on_purpose"] > 0
+    assert report["duplicates"] == report["resent_on_purpose"]
+    assert report["sent"] == report["acked"] + report["resent_on_purpose"]
+    assert 0 < report["p50_ack_ms"] <= report["p99_ack_ms"] <= report["max_ack_ms"]
+    assert report["peak_rss_mb"] >= report["idle_rss_mb"] > 0
+    assert report["rss_mb_over_time"]
+    # Every client connection was held open at once, and released afterwards.
+    assert report["peak_fds"] >= report["idle_fds"] + clients
+    assert report["fds_after"] < report["idle_fds"] + clients
