@@ -1,6 +1,6 @@
 """Request and response hardening that applies to every surface.
 
-- Query strings and form fields must not contain U+0000: PostgreSQL text cannot hold
+- URL paths, query strings and form fields must not contain U+0000: PostgreSQL text cannot hold
   it, so a NUL in a filter would otherwise surface as a database error (a 500 or a
   misleading 503) instead of a clear 400 naming the parameter.
 - Every response says ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy:
@@ -18,6 +18,8 @@ UNFRAMED_PREFIXES = ("/demo",)
 
 
 def refuse_nul_parameters() -> None:
+    if "\x00" in request.path:
+        abort(400, description="URL path: must not contain U+0000")
     sources = [("query parameter", request.args)]
     if request.method == "POST" and request.path not in INGEST_PATHS:
         # Never on ingest: reading .form would consume a beacon's body.

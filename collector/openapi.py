@@ -25,7 +25,7 @@ bp = Blueprint("openapi", __name__)
 
 INGEST_PATHS = ("/v1/telemetry", "/data/v3/telemetry", "/v1/beacon")
 # JSON endpoints whose Flask-raised errors are answered as {"error": ...}.
-JSON_PREFIXES = ("/v1/", "/export/", "/openapi.json", "/health")
+JSON_PREFIXES = ("/v1/", "/export/", "/openapi.json", "/health", "/dashboard/data/")
 
 _STR = {"type": "string"}
 _INT = {"type": "integer"}

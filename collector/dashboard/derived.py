@@ -37,6 +37,7 @@ MAX_CACHED_KEYS = 200_000
 MAX_REASON = 300
 MAX_TARGET = 512
 LIVE_CHANNEL = "collector_live"
+LISTEN_SQL = "LISTEN collector_live"  # LISTEN takes no bound parameter: a constant
 LIVE_SAMPLE = 20  # summaries carried per notification (the tail shows a few)
 NOTIFY_LIMIT = 7000  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
 

@@ -26,7 +26,7 @@ from typing import Any
 from flask import Flask, abort, current_app, request
 
 from collector.auth import current_user
-from collector.dashboard.derived import LIVE_CHANNEL, LIVE_SAMPLE
+from collector.dashboard.derived import LISTEN_SQL, LIVE_SAMPLE
 from collector.live import LiveHub
 from collector.sites import SiteAuth, normalize_origin, own_origin
 
@@ -119,7 +119,7 @@ class LiveFeed:
         url = self.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
         idle = {"since": 0.0}
         with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"LISTEN {LIVE_CHANNEL}")
+            conn.execute(LISTEN_SQL)
             self.listening.set()
             while self._still_wanted(idle):
                 for note in conn.notifies(timeout=IDLE_CHECK_S):

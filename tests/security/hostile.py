@@ -31,7 +31,9 @@ QUERY_NAMES = ("site", "course", "env", "since", "until", "step", "page", "ancho
                "min_link", "interactions", "name", "eid", "status", "reason", "actor",
                "lesson", "transport", "limit", "offset", "before", "after", "pattern", "label")
 # Pages that are served without login (everything else must redirect or 401).
+# /dashboard/plotly.min.js is the Plotly library itself (no data), public like /static/.
 PUBLIC_PATHS = ("/", "/login", "/health", "/tracker.js", "/openapi.json", "/demo",
+                "/dashboard/plotly.min.js",
                 "/static/", "/v1/telemetry", "/data/v3/telemetry", "/v1/beacon")
 
 
@@ -95,8 +97,12 @@ class Route:
     arguments: tuple[str, ...]
 
     def path(self, value: str) -> str:
-        """The rule with every variable part set to ``value`` (URL-quoted)."""
-        return re.sub(r"<(?:[^:<>]+:)?[^<>]+>", quote(value, safe=""), self.rule)
+        """The rule with every variable part set to ``value`` (URL-quoted); ``int`` parts
+        get 1, the only kind of value their converter lets through to the view."""
+        def fill(match: re.Match[str]) -> str:
+            return "1" if match.group(1) == "int" else quote(value, safe="")
+
+        return re.sub(r"<(?:([^:<>]+):)?[^<>]+>", fill, self.rule)
 
     @property
     def public(self) -> bool:
@@ -135,3 +141,18 @@ def unescaped(body: str) -> list[str]:
         for match in pattern.finditer(body):
             found.append(body[max(0, match.start() - 60):match.end() + 20])
     return found
+
+
+@dataclass
+class Fetched:
+    status_code: int
+    mimetype: str
+    headers: dict[str, str]
+    text: str
+
+
+def fetch(client: FlaskClient, url: str) -> Fetched:
+    """GET ``url`` and close the response (streamed files would otherwise stay open)."""
+    with client.get(url) as response:
+        return Fetched(response.status_code, response.mimetype, dict(response.headers),
+                       response.get_data(as_text=True))

@@ -17,7 +17,7 @@ from collector.db import session
 from collector.sites import create_site
 from tests.conftest import ADMIN_PASSWORD, ORIGIN
 from tests.factories import lesson_event
-from tests.security.hostile import log_in, page_requests, routes
+from tests.security.hostile import fetch, log_in, page_requests, routes
 
 INGEST = {"/v1/telemetry", "/data/v3/telemetry", "/v1/beacon"}
 
@@ -129,11 +129,11 @@ def test_every_rendered_post_form_carries_a_csrf_token(app: Flask) -> None:
     log_in(client)
     seen = 0
     for url in page_requests(app, "x"):
-        response = client.get(url)
+        response = fetch(client, url)
         if response.mimetype != "text/html":
             continue
         parser = _Forms()
-        parser.feed(response.get_data(as_text=True))
+        parser.feed(response.text)
         for form in parser.forms:
             if form["method"] == "post":
                 seen += 1
@@ -225,3 +225,26 @@ def test_cli_export_filtered_by_site(app: Flask, sqlite_url: str,
     out = CliRunner().invoke(main, ["export", "v3", "--site", "other"], catch_exceptions=False)
     assert out.exit_code == 0, out.output
     assert foreign in out.stdout and own not in out.stdout
+
+
+def test_dashboard_data_filtered_by_site_hold_only_that_site(any_app: Flask) -> None:
+    """Every site-scoped dashboard query keeps the other site's data out."""
+    own, foreign = two_sites(any_app)
+    client = any_app.test_client()
+    log_in(client)
+    funnel = "step=IMPRESSION&step=ASSESS"
+    for site, mine, theirs in (("test", own, foreign), ("other", foreign, own)):
+        for path in ("overview", "sessions", "rejected", "flow", f"funnel?{funnel}"):
+            sep = "&" if "?" in path else "?"
+            body = fetch(client, f"/dashboard/data/{path}{sep}site={site}").text
+            assert theirs not in body, (site, path)
+        sessions = json.loads(fetch(client, f"/dashboard/data/sessions?site={site}").text)
+        assert [row[3] for row in sessions["tables"]["sessions"]] == [mine]
+        detail = fetch(client, f"/dashboard/data/sessions/sid-1?site={site}").text
+        assert mine in detail and theirs not in detail
+        funnel_data = json.loads(fetch(client, f"/dashboard/data/funnel?{funnel}&site={site}").text)
+        assert funnel_data["stats"]["funnel-units"] == "1"
+        flow = json.loads(fetch(client, f"/dashboard/data/flow?site={site}").text)
+        assert flow["stats"]["flow-sessions"] == "1"
+    everything = json.loads(fetch(client, f"/dashboard/data/funnel?{funnel}").text)
+    assert everything["stats"]["funnel-units"] == "2"

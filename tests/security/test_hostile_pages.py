@@ -6,17 +6,22 @@ later (the dashboards) are checked without new code."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event as sa_event
+from sqlalchemy import select
 
 from collector.db import get_engine
+from collector.models import PathRule, SavedFunnel
 from tests.security.hostile import (
     SQL_PROBE,
     XSS,
+    fetch,
     hostile_events,
     log_in,
     page_requests,
@@ -47,9 +52,9 @@ def test_every_page_escapes_hostile_events_and_urls(hostile_app: Flask) -> None:
     log_in(client)
     checked = 0
     for url in page_requests(hostile_app, XSS):
-        response = client.get(url)
+        response = fetch(client, url)
         assert response.status_code < 500, (url, response.status_code)
-        body = response.get_data(as_text=True)
+        body = response.text
         if response.mimetype == "text/html":
             assert not unescaped(body), (url, unescaped(body)[:3])
             checked += 1
@@ -84,9 +89,43 @@ def test_sql_text_never_carries_input(hostile_app: Flask) -> None:
         ingest(client, hostile_app.config["TEST_SITE"].key, hostile_events(SQL_PROBE))
         log_in(client)
         for url in page_requests(hostile_app, SQL_PROBE):
-            assert client.get(url).status_code < 500, url
+            assert fetch(client, url).status_code < 500, url
     finally:
         sa_event.remove(engine, "before_cursor_execute", record)
     assert len(statements) > 20
+    leaked = [s for s in statements if "sqlprobe" in s]
+    assert not leaked, leaked[:3]
+
+
+def test_sql_text_never_carries_posted_input(hostile_app: Flask) -> None:
+    """The dashboard's forms (saved funnels, path rules) store input as parameters only."""
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    client = hostile_app.test_client()
+    log_in(client)
+    assert fetch(client, "/dashboard/funnel").status_code == 200  # the form's CSRF token
+    with client.session_transaction() as sess:
+        token = sess["csrf"]
+    engine = get_engine(hostile_app)
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        funnel_query = urlencode([("step", "IMPRESSION"), ("step", "EXDATA"),
+                                  ("site", "test")])
+        saved = client.post("/dashboard/funnel/save", data={
+            "csrf_token": token, "name": SQL_PROBE, "query": funnel_query})
+        rule = client.post("/dashboard/flow/rules", data={
+            "csrf_token": token, "site": "test", "pattern": "^/x/" + re.escape(SQL_PROBE),
+            "label": SQL_PROBE})
+        assert saved.status_code == 302 and rule.status_code == 302
+        for url in ("/dashboard/funnel", "/dashboard/flow"):
+            assert fetch(client, url).status_code == 200
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+    with engine.connect() as conn:  # the probe reached the database, as data
+        assert conn.execute(select(SavedFunnel.name)).scalars().all() == [SQL_PROBE]
+        assert conn.execute(select(PathRule.label)).scalars().all() == [SQL_PROBE]
     leaked = [s for s in statements if "sqlprobe" in s]
     assert not leaked, leaked[:3]

@@ -34,3 +34,8 @@ def test_the_check_catches_a_backtracking_engine() -> None:
         assert "backtracks catastrophically" in str(exc)
     else:
         raise AssertionError("re.compile passed the catastrophic-backtracking check")
+
+
+def test_dashboard_path_rules_are_bounded() -> None:
+    """Saved path-cleaning rules are user patterns: RE2 (linear time) or refused."""
+    assert_user_patterns_bounded("collector.dashboard.pathrules:compile_pattern")

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, literal_column, select
 
 from collector.models import DashMinute, DashRejectReason, RejectedEvent, Site
 
@@ -27,9 +27,12 @@ def rejected_view(conn: Connection, site_id: int | None, since_ms: int, *,
             .where(r.hour >= since_ms // 3_600_000).group_by(r.reason)
             .order_by(func.sum(r.events).desc(), r.reason).limit(100))
     m = DashMinute.__table__.c
-    hourly = (select((m.minute / 60).label("hour"), func.sum(m.rejected))
+    # Integer division by an inlined constant: with a bound parameter each occurrence
+    # gets its own, and PostgreSQL then sees SELECT and GROUP BY as different expressions.
+    hour = (m.minute // literal_column("60")).label("hour")
+    hourly = (select(hour, func.sum(m.rejected))
               .where(m.minute >= since_ms // 60_000, m.rejected > 0)
-              .group_by(m.minute / 60).order_by(m.minute / 60))
+              .group_by(hour).order_by(hour))
     q = RejectedEvent.__table__.c
     raw = (select(q.id, Site.name, q.transport, q.received_at, q.batch_index, q.mid, q.reasons,
                   q.payload).outerjoin(Site, Site.id == q.site_id)
