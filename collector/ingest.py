@@ -19,7 +19,7 @@ from collector.events.envelope import EnvelopeError, decode_envelope
 from collector.events.validate import RejectedEvent, ValidEvent, validate_event
 from collector.live import LiveHub
 from collector.models import now_ms
-from collector.persist import BatchOutcome, PreparedBatch
+from collector.persist import BatchOutcome, PreparedBatch, row_values
 from collector.ratelimit import EventRateLimiter, RateLimited
 from collector.sites import SiteAuth
 from collector.writer import BatchWriter
@@ -115,6 +115,10 @@ class Pipeline:
                 check(site, valid)
             except Exception:  # noqa: BLE001 - a check must never cost the client its batch
                 log.exception("ingest: check %r failed", check)
+        # Built here, in the connection's thread (after the checks, which may add
+        # warnings), so the one writer thread only adds what it alone knows.
+        for ev in valid:
+            ev.row = row_values(ev, site.id, received)
         batch = PreparedBatch(site.id, transport, received, valid, rejected, repeated)
         return PendingIngest(self, site, batch, batch_id, self.writer.submit(batch))
 

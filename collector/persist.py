@@ -102,12 +102,14 @@ def persist_group(
     _flag_course_starts(conn, batches)
 
     owner: dict[str, ValidEvent] = {}  # mid -> the event whose row this group inserts
-    rows: list[tuple[Any, ...]] = []
+    rows: list[ValidEvent] = []
     for batch in batches:
         for ev in batch.valid:
             if ev.mid not in owner:
                 owner[ev.mid] = ev
-                rows.append(event_values(ev, batch))
+                if not ev.row:
+                    ev.row = row_values(ev, batch.site_id, batch.received_at)
+                rows.append(ev)
     inserted = _insert_events(conn, rows) if rows else set()
 
     outcomes: list[BatchOutcome] = []
@@ -137,10 +139,12 @@ def persist_group(
     return outcomes, learned
 
 
+# The two columns only the writer knows (session chain, course-start flag) come last, so
+# the rest of a row is built by the connection's own thread (``row_values``).
 EVENT_COLUMNS = (
-    "mid", "site_id", "eid", "name", "ets", "received_at", "sid", "chain_id", "actor_id",
-    "did", "course_id", "lesson_id", "page_id", "uri", "object_id", "object_type",
-    "edata_type", "duplicate_of", "warnings", "payload",
+    "mid", "site_id", "eid", "name", "ets", "received_at", "sid", "actor_id", "did",
+    "course_id", "lesson_id", "page_id", "uri", "object_id", "object_type", "edata_type",
+    "warnings", "payload", "chain_id", "duplicate_of",
 )  # fmt: skip
 # Many rows per statement: sqlite3 releases the GIL once per statement step, so one
 # step for 200 rows lets other threads validate meanwhile instead of convoying per row.
@@ -156,18 +160,22 @@ def _sqlite_insert_events(rows: int) -> str:
 _SQLITE_INSERT_CHUNK = _sqlite_insert_events(SQLITE_ROWS_PER_STATEMENT)
 
 
-def event_values(ev: ValidEvent, batch: PreparedBatch) -> tuple[Any, ...]:
-    """The events-table row of ``ev``, in EVENT_COLUMNS order."""
+def row_values(ev: ValidEvent, site_id: int, received_at: int) -> tuple[Any, ...]:
+    """The events-table row of ``ev`` without ``chain_id`` and ``duplicate_of``."""
     return (
-        ev.mid, batch.site_id, ev.eid, ev.name, ev.ets, batch.received_at, ev.sid,
-        ev.chain_id, ev.actor_id, ev.did, ev.course_id, ev.lesson_id, ev.page_id, ev.uri,
-        ev.object_id, ev.object_type, ev.edata_type, ev.duplicate_of,
-        json.dumps(ev.warnings) if ev.warnings else None, ev.raw.decode(),
+        ev.mid, site_id, ev.eid, ev.name, ev.ets, received_at, ev.sid, ev.actor_id, ev.did,
+        ev.course_id, ev.lesson_id, ev.page_id, ev.uri, ev.object_id, ev.object_type,
+        ev.edata_type, json.dumps(ev.warnings) if ev.warnings else None, ev.raw.decode(),
     )
 
 
-def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> set[str]:
-    """Insert rows, skipping known mids; return the mids actually inserted."""
+def event_values(ev: ValidEvent, batch: PreparedBatch) -> tuple[Any, ...]:
+    """The whole events-table row of ``ev``, in EVENT_COLUMNS order."""
+    return row_values(ev, batch.site_id, batch.received_at) + (ev.chain_id, ev.duplicate_of)
+
+
+def _insert_events(conn: Connection, events: list[ValidEvent]) -> set[str]:
+    """Insert the events' rows, skipping known mids; return the mids actually inserted."""
     if conn.dialect.name == "sqlite":
         # The hot path: plain executemany on the driver. The writer holds the database
         # lock (BEGIN IMMEDIATE), so the rows above the old max id are exactly ours.
@@ -176,21 +184,27 @@ def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> set[str]:
             before = cur.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
             step = SQLITE_ROWS_PER_STATEMENT
             inserted = 0
-            for i in range(0, len(rows), step):
-                chunk = rows[i:i + step]
+            for i in range(0, len(events), step):
+                chunk = events[i:i + step]
                 sql = _SQLITE_INSERT_CHUNK if len(chunk) == step else _sqlite_insert_events(
                     len(chunk))
-                cur.execute(sql, [value for row in chunk for value in row])
+                params: list[Any] = []
+                for ev in chunk:
+                    params.extend(ev.row)
+                    params.append(ev.chain_id)
+                    params.append(ev.duplicate_of)
+                cur.execute(sql, params)
                 inserted += cur.rowcount
-            if inserted == len(rows):  # the usual case: no mid was seen before
-                return {row[0] for row in rows}
+            if inserted == len(events):  # the usual case: no mid was seen before
+                return {ev.mid for ev in events}
             return {r[0] for r in cur.execute("SELECT mid FROM events WHERE id > ?", (before,))}
         finally:
             cur.close()
-    rows.sort(key=lambda r: r[0])  # one lock order for concurrent PostgreSQL writers
+    events = sorted(events, key=lambda ev: ev.mid)  # one lock order for concurrent writers
     stmt = _insert(conn, EVENTS).on_conflict_do_nothing(index_elements=["mid"])
-    result = conn.execute(stmt.returning(EVENTS.c.mid),
-                          [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows])
+    result = conn.execute(stmt.returning(EVENTS.c.mid), [
+        dict(zip(EVENT_COLUMNS, ev.row + (ev.chain_id, ev.duplicate_of), strict=True))
+        for ev in events])
     return set(result.scalars().all())
 
 
@@ -217,22 +231,25 @@ def _link_sessions(
     cached = chains.get
     for batch in batches:
         site = batch.site_id
-        last_sid, last_root = None, None  # a batch is mostly one tab's session
+        last_sid: str | None = None  # a batch is mostly runs of one tab's session
+        last_root: str | None = None  # None: that sid waits for the database
         for ev in batch.valid:
             sid = ev.sid
             if not sid:
                 continue
             if sid == last_sid:
+                if last_root is None:
+                    pending.append((batch, ev))
+                else:
+                    ev.chain_id = last_root
+                continue
+            last_sid = sid
+            key = (site, sid)
+            last_root = known.get(key) or cached(key)
+            if last_root is not None:
+                known[key] = last_root
                 ev.chain_id = last_root
                 continue
-            key = (site, sid)
-            root = known.get(key) or cached(key)
-            if root is not None:
-                known[key] = root
-                ev.chain_id = last_root = root
-                last_sid = sid
-                continue
-            last_sid = None
             pending.append((batch, ev))
             wanted.add(key)
             if ev.previous_sid:

@@ -50,14 +50,14 @@ class ValidEvent(msgspec.Struct, gc=False):
     object_type: str | None
     edata_type: str | None
     warnings: list[str] = msgspec.field(default_factory=list)
+    is_course_start: bool = False  # START of edata.type "course"
     target: str | None = None  # INTERACT edata.id (flows and funnels use it)
     env: str | None = None  # context.env
     chain_id: str | None = None  # set at persist time from the session chain
     duplicate_of: str | None = None  # set at persist time for a repeated course start
+    row: tuple[Any, ...] = ()  # most of its events-table row, built before the writer
 
-    @property
-    def is_course_start(self) -> bool:
-        return self.eid == "START" and self.edata_type == "course"
+
 
 
 class RejectedEvent(msgspec.Struct, gc=False):
@@ -213,6 +213,7 @@ def _check(event: Any, raw: bytes, index: int, now_ms: int) -> ValidEvent | Reje
         object_type=obj.type if obj is not None and obj.id and obj.type else None,
         edata_type=edata_type,
         warnings=warnings,
+        is_course_start=eid == "START" and edata_type == "course",
         target=edata.id if eid == "INTERACT" else None,
         env=ctx.env or None,
     )
