@@ -245,6 +245,15 @@ def schema_export(out: str) -> None:
 # --- bench ------------------------------------------------------------------------
 
 
+def echo_result(result: dict[str, Any], as_json: bool) -> None:
+    """A benchmark's figures: one JSON object (the last line) or one figure a line."""
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        click.echo(f"{key:>28}: {value}")
+
+
 @main.group("bench")
 def bench_group() -> None:
     """Benchmarks that print ratios against a baseline measured in the same run."""
@@ -260,11 +269,7 @@ def bench_ingest(events: int, batch: int, connections: int, as_json: bool) -> No
     from collector.bench.ingest import run_ingest_bench
 
     result = run_ingest_bench(events=events, batch=batch, connections=connections)
-    if as_json:
-        click.echo(json.dumps(result))
-    else:
-        for key, value in result.items():
-            click.echo(f"{key:>24}: {value}")
+    echo_result(result, as_json)
 
 
 @bench_group.command("export")
@@ -275,11 +280,7 @@ def bench_export(events: int, as_json: bool) -> None:
     from collector.bench.export import run_export_bench
 
     result = run_export_bench(events=events)
-    if as_json:
-        click.echo(json.dumps(result))
-    else:
-        for key, value in result.items():
-            click.echo(f"{key:>24}: {value}")
+    echo_result(result, as_json)
 
 
 @bench_group.command("soak")
@@ -306,11 +307,7 @@ def bench_soak(clients: int, http_clients: int | None, seconds: float, batch: in
     result = run_soak(clients=clients, http_clients=http_clients, seconds=seconds, batch=batch,
                       interval=interval, resend_every=resend_every,
                       database_url=database_url, workers=workers)
-    if as_json:
-        click.echo(json.dumps(result))
-    else:
-        for key, value in result.items():
-            click.echo(f"{key:>28}: {value}")
+    echo_result(result, as_json)
 
 
 def _register_feature_commands() -> None:

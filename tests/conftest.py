@@ -220,3 +220,13 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def log_in(client: Any, password: str = ADMIN_PASSWORD) -> None:
+    """Log in as admin through the real form (CSRF token from the session)."""
+    client.get("/login")
+    with client.session_transaction() as sess:
+        token = sess["csrf"]
+    response = client.post("/login", data={"username": "admin", "password": password,
+                                           "csrf_token": token})
+    assert response.status_code == 302, response.data

@@ -162,15 +162,12 @@ def _run(url: str, events: int, session_length: int, repeat: int) -> dict[str, A
 def bench_dashboard(database_url: str | None, events: int, session_length: int, repeat: int,
                     as_json: bool) -> None:
     """Load generated events with the dashboard hook, time a funnel and a session flow."""
-    import json
 
     try:
         result = run_dashboard_bench(database_url=database_url, events=events,
                                      session_length=session_length, repeat=repeat)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
-    if as_json:
-        click.echo(json.dumps(result))
-    else:
-        for key, value in result.items():
-            click.echo(f"{key:>16}: {value}")
+    from collector.cli import echo_result
+
+    echo_result(result, as_json)

@@ -27,6 +27,7 @@ from collector.mapping.xapi import (
     quiz_iri,
     response_text,
     score_of,
+    summary_score,
 )
 
 CALIPER_CONTEXT = "http://purl.imsglobal.org/ctx/caliper/v1p2"
@@ -253,14 +254,7 @@ def _submitted(facts: EventFacts, context: MappingContext) -> list[dict[str, Any
     quiz = _quiz(facts)
     if isinstance(quiz, Skip):
         return quiz
-    raw = top = None
-    summary = facts.edata.get("summary")
-    if isinstance(summary, list):
-        for entry in summary:
-            if isinstance(entry, dict):
-                raw = entry.get("score", raw)
-                top = entry.get("maxscore", top)
-    score = score_of(raw, top, "END assessment summary")
+    score = summary_score(facts)
     if isinstance(score, Skip):
         return score
     attempt = _attempt(facts, context, quiz["id"])

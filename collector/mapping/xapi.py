@@ -211,6 +211,18 @@ def _lesson_scope(facts: EventFacts) -> tuple[list[dict[str, Any]] | None,
     return [_activity(lesson_iri(facts.lesson), LESSON)], _course_activity(facts)
 
 
+def summary_score(facts: EventFacts) -> dict[str, Any] | Skip | None:
+    """The score of a quiz END: ``edata.summary`` ``[{score}, {maxscore}]`` (last wins)."""
+    raw = top = None
+    summary = facts.edata.get("summary")
+    if isinstance(summary, list):
+        for entry in summary:
+            if isinstance(entry, dict):
+                raw = entry.get("score", raw)
+                top = entry.get("maxscore", top)
+    return score_of(raw, top, "END assessment summary")
+
+
 def score_of(raw_value: Any, max_value: Any, where: str) -> dict[str, Any] | Skip | None:
     """xAPI ``result.score`` from a raw score and an optional maximum (min is 0)."""
     if raw_value is None:
@@ -281,14 +293,7 @@ def _quiz_completed(facts: EventFacts, context: MappingContext) -> dict[str, Any
             "course", "lesson"):
         return Skip("no-quiz", "END of type assessment without object {id: quizId, type: "
                     "'Assessment'}", error=True)
-    raw = top = None
-    summary = facts.edata.get("summary")
-    if isinstance(summary, list):
-        for entry in summary:
-            if isinstance(entry, dict):
-                raw = entry.get("score", raw)
-                top = entry.get("maxscore", top)
-    score = score_of(raw, top, "END assessment summary")
+    score = summary_score(facts)
     if isinstance(score, Skip):
         return score
     result: dict[str, Any] = {"completion": True}

@@ -16,7 +16,6 @@ from urllib.parse import quote, urlencode
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import ADMIN_PASSWORD
 from tests.factories import course_start, event, lesson_event
 
 PROBE = "xssprobe"
@@ -78,15 +77,6 @@ def hostile_events(payload: str = XSS) -> list[dict[str, Any]]:
         hostile(event("END", edata={"type": "lesson"})),  # rejected: no lesson
         {"eid": payload, "mid": f"{payload}-{uuid.uuid4()}", "edata": {payload: payload}},
     ]
-
-
-def log_in(client: FlaskClient, password: str = ADMIN_PASSWORD) -> None:
-    client.get("/login")
-    with client.session_transaction() as sess:
-        token = sess["csrf"]
-    response = client.post("/login", data={"username": "admin", "password": password,
-                                           "csrf_token": token})
-    assert response.status_code == 302, response.data
 
 
 @dataclass

@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from collector import auth
 from collector.db import session
 from collector.sites import create_site
-from tests.conftest import ADMIN_PASSWORD, ORIGIN
+from tests.conftest import ADMIN_PASSWORD, ORIGIN, log_in
 from tests.factories import lesson_event
-from tests.security.hostile import fetch, log_in, page_requests, routes
+from tests.security.hostile import fetch, page_requests, routes
 
 INGEST = {"/v1/telemetry", "/data/v3/telemetry", "/v1/beacon"}
 

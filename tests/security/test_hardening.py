@@ -8,7 +8,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from tests.security.hostile import fetch, log_in, page_requests
+from tests.conftest import log_in
+from tests.security.hostile import fetch, page_requests
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from collector.db import get_engine
 from collector.models import PathRule, SavedFunnel
+from tests.conftest import log_in
 from tests.security.hostile import (
     SQL_PROBE,
     XSS,
     fetch,
     hostile_events,
-    log_in,
     page_requests,
     unescaped,
 )

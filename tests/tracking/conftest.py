@@ -12,17 +12,7 @@ from sqlalchemy import select
 
 from collector.db import get_engine
 from collector.models import Event, EventType, Site
-from tests.conftest import ADMIN_PASSWORD
-
-
-def log_in(client: FlaskClient) -> None:
-    """Log in as admin through the real form (CSRF token from the session)."""
-    client.get("/login")
-    with client.session_transaction() as sess:
-        token = sess["csrf"]
-    response = client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
-                                           "csrf_token": token})
-    assert response.status_code == 302, response.data
+from tests.conftest import log_in
 
 
 @pytest.fixture
