@@ -132,6 +132,21 @@ def test_demo_click_through_with_the_collector_killed_and_restarted(
         ("EXDATA", "demo.hint.shown"): 1})
     assert all(r["duplicate_of"] is None for r in rows)
 
+    # The demo course leaves as valid xAPI: export what this run stored and validate it.
+    from collections import Counter as Tally
+
+    from collector.export import ExportFilter, iter_xapi
+    from tests.mapping.validators import assert_valid_xapi
+
+    assert fragile.engine is not None
+    skipped: Tally[str] = Tally()
+    statements = [json.loads(s) for s in iter_xapi(fragile.engine, ExportFilter(),
+                                                    "http://127.0.0.1", skipped)]
+    verbs = Tally(s["verb"]["id"].rsplit("/", 1)[1] for s in statements)
+    assert verbs == Tally({"initialized": 4, "answered": 5, "completed": 7, "viewed": 3,
+                          "experienced": 4}), (verbs, skipped)
+    assert_valid_xapi(statements)
+
 
 def test_demo_offline_then_online(collector: Collector, context: Any, recording: Any) -> None:
     page = recording
