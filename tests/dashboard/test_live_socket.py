@@ -157,9 +157,7 @@ def test_live_across_gunicorn_workers_on_postgresql(pg_url: str, tmp_path: Any) 
     try:
         _check_live_across_workers(server.start())
     finally:
-        server.kill()
-        if server.proc is not None and server.proc.stdout is not None:
-            server.proc.stdout.close()  # ServerProcess leaves its output pipe open
+        server.kill()  # also closes its output pipe
 
 
 def _check_live_across_workers(server: Any) -> None:

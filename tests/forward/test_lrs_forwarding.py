@@ -85,23 +85,13 @@ def _post(url: str, key: str, events: list[dict[str, Any]]) -> None:
 
 
 class Collector:
-    """``collector serve`` in a child process whose output is drained (and closed) by us."""
+    """``collector serve`` in a child process (ServerProcess drains and closes its log)."""
 
     def __init__(self, url: str, env: dict[str, str], instance: Path) -> None:
         self.server = ServerProcess(url, env=env, instance=instance).start()
-        assert self.server.proc is not None and self.server.proc.stdout is not None
-        self.stdout = self.server.proc.stdout
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-
-    def _drain(self) -> None:
-        for line in self.stdout:
-            self.server.output.append(line)
 
     def kill(self) -> None:
         self.server.kill(signal.SIGKILL)
-        self.reader.join(10)
-        self.stdout.close()
 
 
 @pytest.mark.slow
