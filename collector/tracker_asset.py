@@ -1,6 +1,6 @@
 """``GET /tracker.js``: the browser tracker, minified, cacheable and gzipped when accepted.
 
-``static/tracker.js`` is the hand-written source; ``static/tracker.min.js`` is built from
+``static/src/tracker.js`` is the hand-written source; ``static/tracker.js`` is built from
 it with rjsmin (``python -m collector.tracker_asset``) and committed, and a test checks
 that the two still match. The body is prepared once per app: the file is small and never
 changes while the server runs.
@@ -18,8 +18,8 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from collector.resources import resource_dir
 
-SOURCE_NAME = "tracker.js"
-BUILT_NAME = "tracker.min.js"
+SOURCE_NAME = "src/tracker.js"
+BUILT_NAME = "tracker.js"
 # Embedders reference /tracker.js without a version: keep browser caches short and let
 # them revalidate with the ETag (a 304 costs a round trip, not the body).
 CACHE_CONTROL = "public, max-age=3600, stale-while-revalidate=86400"
@@ -83,7 +83,7 @@ def init_app(app: Flask) -> None:
 
 
 def build(static: Path | None = None) -> Path:
-    """Write ``tracker.min.js`` from ``tracker.js``; return its path."""
+    """Write ``static/tracker.js`` from ``static/src/tracker.js``; return its path."""
     static = static or resource_dir("static")
     out = static / BUILT_NAME
     out.write_text(minify((static / SOURCE_NAME).read_text(encoding="utf-8")), encoding="utf-8")

@@ -26,7 +26,8 @@ def test_built_file_matches_its_source() -> None:
     source = (static / SOURCE_NAME).read_text(encoding="utf-8")
     built = (static / BUILT_NAME).read_text(encoding="utf-8")
     assert built == minify(source), (
-        "static/tracker.min.js is stale: rebuild it with `python -m collector.tracker_asset`")
+        "static/tracker.js is stale: rebuild it from static/src/tracker.js with "
+        "`python -m collector.tracker_asset`")
 
 
 def test_plain_body_without_gzip_and_cache_headers(app: Flask) -> None:
