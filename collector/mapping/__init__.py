@@ -39,6 +39,11 @@ class Skip:
         return f"{self.code}: {self.reason}"
 
 
+DUPLICATE_COURSE_START = Skip(
+    "duplicate-course-start", "a repeated course START in the same session chain "
+    "(duplicate_of is set); only the canonical one maps")
+
+
 def public_base(url: str | None) -> str:
     """PUBLIC_URL without a trailing slash, or the documented default."""
     url = (url or "").strip().rstrip("/")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.mapping import MappingContext, Skip
+from collector.mapping import DUPLICATE_COURSE_START, MappingContext, Skip
 from collector.mapping.source import EventFacts, read_json, read_python_event
 from collector.mapping.values import (
     CALIPER_NAMESPACE,
@@ -75,8 +75,7 @@ def events_of(facts: EventFacts | Skip, context: MappingContext,
     if eid == "START":
         if kind == "course":
             if context.duplicate:
-                return Skip("duplicate-course-start", "a repeated course START in the same "
-                            "session chain (duplicate_of is set); only the canonical one maps")
+                return DUPLICATE_COURSE_START
             if facts.course is None:
                 return Skip("no-course", "START of type course without a course id",
                             error=True)

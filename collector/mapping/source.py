@@ -7,6 +7,7 @@ fed any dict, not only stored events: a missing actor or an impossible time is a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,21 +94,12 @@ def _read_well_formed(event: Any) -> EventFacts | None:
         edata_type = None
     course = lesson = attempt = None
     if cdata:
-        for corr in cdata:
-            if type(corr) is not dict:
-                return None
-            cid = corr.get("id")
-            if type(cid) is not str or not cid or cid.isspace():
-                continue
-            kind = corr.get("type")
-            if kind == "Course":
-                course = course or cid
-            elif kind == "Lesson":
-                lesson = lesson or cid
-            elif kind == "Attempt":
-                attempt = attempt or cid
-            elif type(kind) is str and kind.lower() in ("course", "lesson", "attempt"):
-                return None  # unusual spelling: let the checked path read it
+        if any(type(corr) is not dict for corr in cdata):
+            return None
+        found = _correlated((corr.get("type"), corr.get("id")) for corr in cdata)
+        if found is None:
+            return None
+        course, lesson, attempt = found
     object_id = object_type = None
     obj = event.get("object")
     if obj:
@@ -115,6 +107,30 @@ def _read_well_formed(event: Any) -> EventFacts | None:
                             course, lesson, attempt)
     return EventFacts(eid, mid, ets, actor, edata, edata_type, sid or None, platform or None,
                       course, lesson, attempt, object_id, object_type)
+
+
+_CORRELATION_SLOTS = {"Course": 0, "Lesson": 1, "Attempt": 2}
+
+
+def _correlated(pairs: Iterable[tuple[Any, Any]]) -> tuple[str | None, ...] | None:
+    """(course, lesson, attempt) from cdata (type, id) pairs, the first of each.
+
+    None when a type is spelt unusually ("course"): the checked path reads those.
+    """
+    found: list[str | None] = [None, None, None]
+    for kind, cid in pairs:
+        if type(cid) is not str or not cid or cid.isspace():
+            continue
+        if type(kind) is not str:
+            continue
+        slot = _CORRELATION_SLOTS.get(kind)
+        if slot is None:
+            if kind.lower() in ("course", "lesson", "attempt"):
+                return None
+            continue
+        if found[slot] is None:
+            found[slot] = cid
+    return tuple(found)
 
 
 def _with_object(obj: Any, eid: str, mid: str, ets: int, actor: str, edata: dict[str, Any],
@@ -288,19 +304,10 @@ def read_json(raw: bytes | str) -> EventFacts | Skip:
     ctx = ev.context
     course = lesson = attempt = None
     if ctx.cdata:
-        for corr in ctx.cdata:
-            cid = corr.id
-            if type(cid) is not str or not cid or cid.isspace():
-                continue
-            kind = corr.type
-            if kind == "Course":
-                course = course or cid
-            elif kind == "Lesson":
-                lesson = lesson or cid
-            elif kind == "Attempt":
-                attempt = attempt or cid
-            elif type(kind) is str and kind.lower() in ("course", "lesson", "attempt"):
-                return _read_slow(raw)
+        found = _correlated((corr.type, corr.id) for corr in ctx.cdata)
+        if found is None:
+            return _read_slow(raw)
+        course, lesson, attempt = found
     platform = ctx.pdata.id if ctx.pdata is not None else None
     if ev.object is not None:
         return _with_object({"id": ev.object.id, "type": ev.object.type}, eid, mid, ets,

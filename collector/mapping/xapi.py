@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.mapping import MappingContext, Skip
+from collector.mapping import DUPLICATE_COURSE_START, MappingContext, Skip
 from collector.mapping.source import EventFacts, number, read_json, read_python_event
 from collector.mapping.values import (
     XAPI_NAMESPACE,
@@ -109,8 +109,7 @@ def statement_of(facts: EventFacts | Skip, context: MappingContext) -> dict[str,
     if eid == "START":
         if kind == "course":
             if context.duplicate:
-                return Skip("duplicate-course-start", "a repeated course START in the same "
-                            "session chain (duplicate_of is set); only the canonical one maps")
+                return DUPLICATE_COURSE_START
             return _course(facts, context, INITIALIZED)
         if kind == "lesson":
             return _lesson(facts, context, INITIALIZED)
