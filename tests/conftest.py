@@ -10,6 +10,7 @@ import functools
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -230,3 +231,17 @@ def log_in(client: Any, password: str = ADMIN_PASSWORD) -> None:
     response = client.post("/login", data={"username": "admin", "password": password,
                                            "csrf_token": token})
     assert response.status_code == 302, response.data
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition",
+              interval: float = 0.05) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} "
+                                 f"(last value: {value!r})")
+        time.sleep(interval)

@@ -99,20 +99,20 @@ class ServerSampler:
             self._thread.join(5)
 
 
-def _stored(url: str) -> tuple[int, int, set[str]]:
-    """(rows, distinct mids, mids) of the soak site's events."""
+def stored_events(url: str, site: str = SITE) -> tuple[int, set[str]]:
+    """(rows, distinct mids) of one site's events, read directly from the database."""
     from collector.models import Event, Site
 
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            site_id = conn.scalar(select(Site.id).where(Site.name == SITE))
+            site_id = conn.scalar(select(Site.id).where(Site.name == site))
             rows = conn.scalar(select(func.count()).select_from(Event)
                                .where(Event.site_id == site_id))
             mids = set(conn.execute(select(Event.mid).where(Event.site_id == site_id)).scalars())
     finally:
         engine.dispose()
-    return int(rows or 0), len(mids), mids
+    return int(rows or 0), mids
 
 
 def _progress(totals: LoadTotals, sampler: ServerSampler, seconds: float,
@@ -159,7 +159,8 @@ def run_soak(*, clients: int = 200, http_clients: int | None = None, seconds: fl
             sampler.stop()
             peak_rss = sampler.peak_rss_mb()
             fds_after = _settled_fds(sampler, idle_fds)
-        rows, distinct, stored_mids = _stored(url)
+        rows, stored_mids = stored_events(url)
+        distinct = len(stored_mids)
     return _report(plan, totals, sampler, rows, distinct, stored_mids, elapsed, peak_rss,
                    idle_rss, idle_fds, fds_after)
 

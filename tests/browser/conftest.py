@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,20 +23,6 @@ from collector.db import make_engine
 from collector.sites import create_site
 
 STUB = "<script>window.ck=window.ck||function(){(ck.q=ck.q||[]).push(arguments)};</script>"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition",
-              interval: float = 0.05) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what} "
-                                 f"(last value: {value!r})")
-        time.sleep(interval)
 
 
 class Collector:

@@ -25,8 +25,8 @@ from tests.browser.conftest import (
     tracker_state,
     until,
     wait_delivered,
-    wait_for,
 )
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.browser
 

@@ -14,8 +14,8 @@ from tests.browser.conftest import (
     tracker_page,
     tracker_state,
     wait_delivered,
-    wait_for,
 )
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from collector.forwarding.forwarder import Forwarder
 from collector.mapping import MappingContext, Skip
 from collector.mapping.xapi import xapi_statement
 from collector.models import OutboxEntry
+from tests.conftest import wait_for
 from tests.forward.conftest import RalphLRS, Receiver
 from tests.forward.helpers import ingest, outbox_rows
 from tests.mapping.test_xapi_mapping import lesson_calls
@@ -36,16 +36,6 @@ def expected_ids(events: list[dict[str, Any]]) -> set[str]:
         if not isinstance(st, Skip):
             out.add(st["id"])
     return out
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_round_trip_to_ralph_exactly_once(make_app: Callable[..., Flask], sqlite_url: str,

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable
-from typing import Any
-
-from sqlalchemy import func, select
 
 from collector.bench.load import LoadPlan, LoadTotals, run_load
-from collector.db import make_engine
-from collector.models import Event, Site
+from collector.bench.soak import stored_events
 
 
 class BackgroundLoad:
@@ -45,27 +39,6 @@ class BackgroundLoad:
         return self.totals
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def stored_events(url: str, site: str = "default") -> tuple[int, set[str]]:
-    """(rows, distinct mids) of a site's events, read directly from the database."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            site_id = conn.scalar(select(Site.id).where(Site.name == site))
-            rows = conn.scalar(select(func.count()).select_from(Event)
-                               .where(Event.site_id == site_id))
-            mids = set(conn.execute(select(Event.mid).where(Event.site_id == site_id)).scalars())
-    finally:
-        engine.dispose()
-    return int(rows or 0), mids
 
 
 def assert_exactly_once(url: str, totals: LoadTotals) -> None:

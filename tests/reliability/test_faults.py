@@ -15,8 +15,8 @@ import pytest
 
 from collector.bench.load import LoadPlan
 from collector.bench.server import ServerProcess, free_port
-from tests.conftest import unavailable
-from tests.reliability.conftest import BackgroundLoad, assert_exactly_once, wait_for
+from tests.conftest import unavailable, wait_for
+from tests.reliability.conftest import BackgroundLoad, assert_exactly_once
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow

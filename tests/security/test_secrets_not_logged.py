@@ -17,8 +17,8 @@ from websockets.sync.client import connect
 
 from collector.bench.server import ServerProcess, free_port
 from collector.db import make_engine
+from tests.conftest import wait_for
 from tests.factories import lesson_event
-from tests.reliability.conftest import wait_for
 
 LRS_SECRET = "lrs-secret-pw-5d1e"
 WRONG_PASSWORD = "hunter2-wrong-pw-77a"
