@@ -48,7 +48,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         auth,
         dashboard,
         db,
+        hardening,
         ingest,
+        openapi,
         outbound,
         sites,
         tracker_asset,
@@ -68,9 +70,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     tracking.init_app(app)
     outbound.init_app(app)
     dashboard.init_app(app)
-
-    from collector import hardening, openapi
-
     openapi.init_app(app)
     hardening.init_app(app)
 
