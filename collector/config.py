@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
+
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_RATE_LIMIT = 10_000
 
@@ -64,17 +66,47 @@ def normalize_database_url(url: str) -> str:
 
 
 def instance_secret_key(instance_path: str) -> str:
-    """Generate the secret key once and keep it in the instance folder."""
+    """Generate the secret key once and keep it in the instance folder.
+
+    The key is written to a private temporary file and then hard-linked into place, so
+    the file appears complete or not at all: a worker starting at the same moment never
+    reads an empty key, and two workers agree on the one that was linked first.
+    """
     path = Path(instance_path) / "secret_key"
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    # O_EXCL: two workers starting together must agree on one key.
+    tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won; its file is complete
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+def init_app(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
+    """Settings from the environment (``overrides`` win), with derived Flask options."""
+    os.makedirs(app.instance_path, exist_ok=True)
+    settings = from_environ()
+    if overrides is not None:
+        settings.update(overrides)
+    app.config.update(settings)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = default_database_url(app.instance_path)
+    app.config["DATABASE_URL"] = normalize_database_url(app.config["DATABASE_URL"])
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=str(app.config.get("PUBLIC_URL") or "").startswith("https://"),
+    )

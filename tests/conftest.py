@@ -22,10 +22,10 @@ from flask import Flask
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from collector import create_app, shutdown
-from collector.db import get_engine, session, upgrade
-from collector.models import User
-from collector.sites import create_site
+from collector.app import create_app, shutdown
+from collector.storage.engine import get_engine, session, upgrade
+from collector.storage.models import User
+from collector.storage.sites import create_site
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("COLLECTOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -9,18 +9,19 @@ import msgspec
 import pytest
 from click.testing import CliRunner
 
-from collector.cli import main
-from collector.db import make_engine
-from collector.ingest import get_pipeline
-from collector.sites import SiteDirectory, get_directory
+from collector.cli.main import main
+from collector.ingest.pipeline import get_pipeline
+from collector.storage.engine import make_engine
+from collector.storage.sites import SiteDirectory, get_directory
 from tests.factories import course_start, event
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> CliRunner:
+def cli(monkeypatch: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path) -> CliRunner:
     monkeypatch.setenv("COLLECTOR_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("COLLECTOR_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.setenv("COLLECTOR_SECRET_KEY", "cli-test")
     return CliRunner()
 
@@ -64,9 +65,9 @@ def test_user_add_from_stdin(cli: CliRunner) -> None:
 
 
 def _ingest(sqlite_url: str, events: list[object]) -> None:
-    from collector import create_app, shutdown
-    from collector.db import get_engine, session, upgrade
-    from collector.sites import create_site
+    from collector.app import create_app, shutdown
+    from collector.storage.engine import get_engine, session, upgrade
+    from collector.storage.sites import create_site
 
     app = create_app({"DATABASE_URL": sqlite_url, "SECRET_KEY": "x", "RATE_LIMIT": 0})
     try:
@@ -87,7 +88,8 @@ def test_stats_json(cli: CliRunner, sqlite_url: str) -> None:
     run(cli, "db", "upgrade")
     core = ("events", "rejected", "duplicates", "sessions")
     stats = json.loads(run(cli, "stats", "--json"))
-    assert all(isinstance(v, int) for v in stats.values())
+    assert all(isinstance(v, int) for k, v in stats.items() if k != "pipeline")
+    assert stats["pipeline"]["validate"]["events"] == 0
     assert {k: stats[k] for k in core} == {
         "events": 0, "rejected": 0, "duplicates": 0, "sessions": 0}
     ev = event(sid="s1")
@@ -95,6 +97,12 @@ def test_stats_json(cli: CliRunner, sqlite_url: str) -> None:
     stats = json.loads(run(cli, "stats", "--json").strip().splitlines()[-1])
     assert {k: stats[k] for k in core} == {
         "events": 1, "rejected": 1, "duplicates": 1, "sessions": 1}
+    # Per-step timing of the process that ingested, read from the instance folder.
+    steps = stats["pipeline"]
+    assert steps["validate"]["events"] == 3 and steps["validate"]["calls"] == 1
+    assert steps["decode"]["calls"] == 1 and steps["persist"]["calls"] >= 1
+    assert steps["after_commit"]["events"] == 1
+    assert all(row["seconds"] >= 0 for row in steps.values())
 
 
 def test_export_v3_json_and_ndjson(cli: CliRunner, sqlite_url: str, tmp_path: Path) -> None:

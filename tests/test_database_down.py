@@ -16,8 +16,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from collector.bench.server import ServerProcess
-from collector.db import make_engine
-from collector.models import Event
+from collector.storage.engine import make_engine
+from collector.storage.models import Event
 from tests.conftest import ORIGIN, LiveServer
 from tests.factories import event
 from tests.tcp_proxy import TcpProxy

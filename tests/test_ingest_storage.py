@@ -9,11 +9,17 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from collector.db import get_engine
-from collector.ingest import get_pipeline
-from collector.models import CourseStart, DuplicateReceipt, Event, RejectedEvent, SessionLink
-from collector.sites import get_directory
-from collector.stats import collect_stats
+from collector.analytics.stats import collect_stats
+from collector.ingest.pipeline import get_pipeline
+from collector.storage.engine import get_engine
+from collector.storage.models import (
+    CourseStart,
+    DuplicateReceipt,
+    Event,
+    RejectedEvent,
+    SessionLink,
+)
+from collector.storage.sites import get_directory
 from tests.factories import course_start, event, lesson_event
 
 
@@ -142,7 +148,7 @@ def test_retried_canonical_course_start_is_a_duplicate_not_a_flag(any_app: Flask
 
 
 def test_chain_roots_survive_a_restart(any_app: Flask) -> None:
-    from collector import create_app, shutdown
+    from collector.app import create_app, shutdown
 
     ingest(any_app, [course_start("algebra", sid="tab-1", actor="ada")])
     # A second app (a restarted process: empty caches) resolves the chain from the database.
@@ -160,7 +166,7 @@ def test_chain_roots_survive_a_restart(any_app: Flask) -> None:
 
 
 def test_unusable_body_is_quarantined_whole(any_app: Flask) -> None:
-    from collector.events.envelope import EnvelopeError
+    from collector.core.events.envelope import EnvelopeError
 
     site = get_directory(any_app).authenticate(any_app.config["TEST_SITE"].key)
     assert site is not None

@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from collector.db import alembic_config, make_engine, upgrade
-from collector.models import Base
+from collector.storage.engine import alembic_config, make_engine, upgrade
+from collector.storage.models import Base
 
 
 def test_upgrade_creates_every_table_and_models_match(database_url: str) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from collector.db import get_engine
-from collector.events.schema import EIDS
-from collector.models import Event, RejectedEvent
+from collector.core.events.schema import EIDS
+from collector.storage.engine import get_engine
+from collector.storage.models import Event, RejectedEvent
 from tests.conftest import LiveServer, unavailable
 
 SDK_DIR = Path(__file__).parent / "js" / "sunbird"

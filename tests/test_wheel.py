@@ -13,8 +13,8 @@ REPO = Path(__file__).resolve().parent.parent
 CHECK = textwrap.dedent("""
     import sys, tempfile
     import collector
-    from collector import create_app
-    from collector.db import get_engine, upgrade
+    from collector.app import create_app
+    from collector.storage.engine import get_engine, upgrade
     from collector.resources import resource_dir
     assert collector.__file__.startswith(sys.argv[1]), collector.__file__
     for name in ("static", "templates", "migrations", "schemas"):

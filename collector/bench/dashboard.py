@@ -16,11 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import click
 import msgspec
 from sqlalchemy import Engine, func, insert, select
 
+from collector.analytics.derived import DerivedTables
+from collector.analytics.flow import FlowSpec, session_flow
+from collector.analytics.funnel import FunnelSpec, parse_step, run_funnel
+from collector.analytics.keys import KeyCatalog
 from collector.bench.synthetic import synthetic_events
+from collector.config import normalize_database_url
+from collector.core.events.validate import ValidEvent, validate_event
+from collector.ingest.persist import PreparedBatch, SessionChains, persist_group
+from collector.storage.engine import make_engine, upgrade
+from collector.storage.models import DashSession, Event, Site, now_ms
 
 GROUP = 5000
 FUNNEL_STEPS = ("START edata.type=course", "IMPRESSION pageid=intro",
@@ -35,10 +43,6 @@ def _progress(done: int, total: int, started: float, what: str) -> None:
 
 def load_events(engine: Engine, site_id: int, events: int, session_length: int) -> float:
     """Validate and store ``events`` generated events with the dashboard hook; seconds."""
-    from collector.dashboard.derived import DerivedTables
-    from collector.events.validate import ValidEvent, validate_event
-    from collector.models import now_ms
-    from collector.persist import PreparedBatch, SessionChains, persist_group
 
     chains = SessionChains()
     hook = DerivedTables()
@@ -96,12 +100,6 @@ def run_dashboard_bench(*, database_url: str | None = None, events: int = 1_000_
 
 
 def _run(url: str, events: int, session_length: int, repeat: int) -> dict[str, Any]:
-    from collector.config import normalize_database_url
-    from collector.dashboard.keys import KeyCatalog
-    from collector.dashboard.queries.flow import FlowSpec, session_flow
-    from collector.dashboard.queries.funnel import FunnelSpec, parse_step, run_funnel
-    from collector.db import make_engine, upgrade
-    from collector.models import DashSession, Event, Site
 
     engine = make_engine(normalize_database_url(url))
     try:
@@ -149,25 +147,3 @@ def _run(url: str, events: int, session_length: int, repeat: int) -> dict[str, A
         }
     finally:
         engine.dispose()
-
-
-@click.command("dashboard")
-@click.option("--database-url", help="Empty database to load (default: a temp SQLite file).")
-@click.option("--events", default=1_000_000, show_default=True, type=click.IntRange(1000))
-@click.option("--session-length", default=30, show_default=True, type=click.IntRange(2, 1000),
-              help="Mean events per generated session.")
-@click.option("--repeat", default=3, show_default=True, type=click.IntRange(1, 20),
-              help="Warm runs per query (the median is reported).")
-@click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object.")
-def bench_dashboard(database_url: str | None, events: int, session_length: int, repeat: int,
-                    as_json: bool) -> None:
-    """Load generated events with the dashboard hook, time a funnel and a session flow."""
-
-    try:
-        result = run_dashboard_bench(database_url=database_url, events=events,
-                                     session_length=session_length, repeat=repeat)
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
-    from collector.cli import echo_result
-
-    echo_result(result, as_json)

@@ -21,7 +21,12 @@ from typing import Any
 
 import msgspec
 
+from collector.app import create_app
 from collector.bench.synthetic import synthetic_events
+from collector.ingest.pipeline import get_pipeline
+from collector.outbound.export import ExportFilter, chunked, iter_xapi, stream_json
+from collector.storage.engine import get_engine, make_engine, session, upgrade
+from collector.storage.sites import SiteAuth, create_site
 
 INGEST_BATCH = 2000
 
@@ -29,10 +34,6 @@ INGEST_BATCH = 2000
 def _fill(url: str, events: int) -> int:
     """Store ``events`` synthetic events through the ingest pipeline; return the ets that
     splits off the first quarter."""
-    from collector import create_app
-    from collector.db import get_engine, session, upgrade
-    from collector.ingest import get_pipeline
-    from collector.sites import SiteAuth, create_site
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "RATE_LIMIT": 0})
     upgrade(get_engine(app))
@@ -81,8 +82,6 @@ def peak_rss_mb() -> float:
 
 def _child(url: str, until_ms: str, out: str) -> None:
     """Run one export in this (fresh) process and print its figures as JSON."""
-    from collector.db import make_engine
-    from collector.export import ExportFilter, chunked, iter_xapi, stream_json
 
     engine = make_engine(url)
     baseline = peak_rss_mb()

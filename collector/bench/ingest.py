@@ -22,9 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import websockets
 
 from collector.bench.server import ServerProcess
 from collector.bench.synthetic import synthetic_events
+from collector.core.events.validate import ValidEvent, validate_event
+from collector.ingest.persist import EVENT_COLUMNS, PreparedBatch, event_values
+from collector.storage.engine import SQLITE_PRAGMAS, make_engine, upgrade
 
 WINDOW = 16  # frames in flight per connection
 RAW_RUNS = 3
@@ -44,7 +48,6 @@ def _frames(events: int, batch: int) -> list[bytes]:
 
 
 async def _stream(url: str, frames: list[bytes], connections: int, progress: Any) -> dict[str, int]:
-    import websockets
 
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0, "errors": 0}
     shares = [frames[i::connections] for i in range(connections)]
@@ -97,8 +100,6 @@ def _bar(done: int, total: int, started: float) -> None:
 
 def _rows_for_raw_insert(events: int, site_id: int) -> list[tuple[Any, ...]]:
     """The rows the collector stores for these events, built by the collector's own code."""
-    from collector.events.validate import ValidEvent, validate_event
-    from collector.persist import PreparedBatch, event_values
 
     rows: list[tuple[Any, ...]] = []
     now = int(time.time() * 1000)
@@ -113,8 +114,6 @@ def _rows_for_raw_insert(events: int, site_id: int) -> list[tuple[Any, ...]]:
 
 def raw_sqlite_rate(db_path: Path, rows: list[tuple[Any, ...]]) -> float:
     """Events/s of a plain executemany of ``rows`` into the events table, 1,000 per commit."""
-    from collector.db import SQLITE_PRAGMAS
-    from collector.persist import EVENT_COLUMNS
 
     sql = (f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
            f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})")
@@ -137,7 +136,6 @@ def raw_sqlite_rate(db_path: Path, rows: list[tuple[Any, ...]]) -> float:
 
 
 def _prepare_database(url: str) -> None:
-    from collector.db import make_engine, upgrade
 
     engine = make_engine(url)
     upgrade(engine)

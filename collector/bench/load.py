@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+import websockets
 
 from collector.bench.synthetic import session_events
 
@@ -174,7 +175,6 @@ class WsClient(_Client):
         self.ws: Any = None
 
     async def exchange(self, body: bytes) -> dict[str, Any]:
-        import websockets
 
         if self.ws is None:
             self.ws = await websockets.connect(self.url, max_size=None, compression=None,

@@ -19,11 +19,11 @@ from typing import Any
 import msgspec
 
 from collector.bench.synthetic import synthetic_events
-from collector.db import make_engine, upgrade
-from collector.events.validate import ValidEvent, validate_event
-from collector.persist import BatchOutcome, PreparedBatch
-from collector.registry import Registry
-from collector.registry_ingest import WarningLog, check_custom_events, persist_catalog
+from collector.core.events.validate import ValidEvent, validate_event
+from collector.ingest.persist import BatchOutcome, PreparedBatch
+from collector.storage.engine import make_engine, upgrade
+from collector.tracking.registry import Registry
+from collector.tracking.registry_checks import WarningLog, check_custom_events, persist_catalog
 
 
 def run_registry_bench(events: int = 10_000, groups: int = 20, batch: int = 100) -> dict[str, Any]:

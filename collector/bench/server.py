@@ -47,7 +47,7 @@ class ServerProcess:
         env = {**os.environ, "COLLECTOR_DATABASE_URL": self.database_url, **self.extra_env}
         if self.instance is not None:
             env["COLLECTOR_INSTANCE_PATH"] = str(self.instance)
-        args = [sys.executable, "-m", "collector.cli", "serve", "--port", str(self.port),
+        args = [sys.executable, "-m", "collector.cli.main", "serve", "--port", str(self.port),
                 "--workers", str(self.workers)]
         if self.threads is not None:
             args += ["--threads", str(self.threads)]

@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 
 from collector.bench.load import LoadPlan, LoadTotals, percentile, run_load
 from collector.bench.server import ServerProcess
-from collector.db import make_engine
+from collector.storage.engine import make_engine
+from collector.storage.models import Event, Site
 
 SAMPLE_SECONDS = 1.0
 SITE = "default"  # the site `collector serve` creates on an empty database
@@ -101,7 +102,6 @@ class ServerSampler:
 
 def stored_events(url: str, site: str = SITE) -> tuple[int, set[str]]:
     """(rows, distinct mids) of one site's events, read directly from the database."""
-    from collector.models import Event, Site
 
     engine = make_engine(url)
     try:

@@ -13,7 +13,7 @@ import sys
 
 def test_bench_ingest_json_contract() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "collector.cli", "bench", "ingest", "--events", "3000",
+        [sys.executable, "-m", "collector.cli.main", "bench", "ingest", "--events", "3000",
          "--connections", "2", "--json"],
         capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from collector.bench.server import ServerProcess
-from collector.db import make_engine
-from collector.sites import create_site
+from collector.storage.engine import make_engine
+from collector.storage.sites import create_site
 
 STUB = "<script>window.ck=window.ck||function(){(ck.q=ck.q||[]).push(arguments)};</script>"
 

@@ -1,5 +1,5 @@
 """course_started de-duplication: session marks in the tab, the server's chain as the
-authority (design.md, "course_started de-duplication by session mark")."""
+authority (course_started de-duplication by session mark)."""
 
 from __future__ import annotations
 

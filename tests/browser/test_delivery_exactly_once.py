@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from collector.resources import resource_dir
-from collector.tracker_asset import BUILT_NAME
+from collector.web.tracker_asset import BUILT_NAME
 from tests.browser.conftest import (
     Collector,
     LessonSite,
@@ -135,7 +135,7 @@ def test_demo_click_through_with_the_collector_killed_and_restarted(
     # The demo course leaves as valid xAPI: export what this run stored and validate it.
     from collections import Counter as Tally
 
-    from collector.export import ExportFilter, iter_xapi
+    from collector.outbound.export import ExportFilter, iter_xapi
     from tests.mapping.validators import assert_valid_xapi
 
     assert fragile.engine is not None

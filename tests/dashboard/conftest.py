@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from collector.ingest import IngestResult, get_pipeline
-from collector.sites import get_directory
+from collector.ingest.pipeline import IngestResult, get_pipeline
+from collector.storage.sites import get_directory
 from tests.conftest import ADMIN_PASSWORD
 
 T0 = 1_763_000_000_000  # a fixed client time (ms) so hand-made sets are reproducible

@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from collector.cli import main
+from collector.cli.main import main
 
 
 def test_bench_prints_the_figures_as_json(tmp_path: object) -> None:

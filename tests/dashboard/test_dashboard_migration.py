@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import Engine, inspect
 
-from collector.db import alembic_config, make_engine
+from collector.storage.engine import alembic_config, make_engine
 
 TABLES = {"dash_keys", "dash_sessions", "dash_minutes", "dash_key_hours",
           "dash_reject_reasons", "dash_path_rules", "dash_funnels"}

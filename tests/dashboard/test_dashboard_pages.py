@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from collector.db import get_engine
-from collector.models import PathRule, SavedFunnel
+from collector.storage.engine import get_engine
+from collector.storage.models import PathRule, SavedFunnel
 from tests.dashboard.conftest import T0, csrf_of, ingest, log_in
 from tests.factories import course_start, lesson_event
 

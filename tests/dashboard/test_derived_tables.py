@@ -9,12 +9,12 @@ import msgspec
 from flask import Flask
 from sqlalchemy import select
 
-from collector.dashboard import timeline
-from collector.dashboard.derived import DerivedTables
-from collector.db import get_engine
-from collector.events.validate import ValidEvent, validate_event
-from collector.models import DashKey, DashKeyHour, DashMinute, DashRejectReason, DashSession
-from collector.persist import PreparedBatch, SessionChains, persist_group
+from collector.analytics import timeline
+from collector.analytics.derived import DerivedTables
+from collector.core.events.validate import ValidEvent, validate_event
+from collector.ingest.persist import PreparedBatch, SessionChains, persist_group
+from collector.storage.engine import get_engine
+from collector.storage.models import DashKey, DashKeyHour, DashMinute, DashRejectReason, DashSession
 from tests.dashboard.conftest import T0
 from tests.factories import course_start, event, lesson_event
 

@@ -9,12 +9,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import insert
 
-from collector.dashboard.keys import KeyCatalog
-from collector.dashboard.pathrules import load_cleaners
-from collector.dashboard.queries.flow import FlowResult, FlowSpec, node_sessions, session_flow
-from collector.dashboard.queries.scope import Scope
-from collector.db import get_engine
-from collector.models import PathRule, Site
+from collector.analytics.flow import FlowResult, FlowSpec, node_sessions, session_flow
+from collector.analytics.keys import KeyCatalog
+from collector.analytics.pathrules import load_cleaners
+from collector.analytics.scope import Scope
+from collector.storage.engine import get_engine
+from collector.storage.models import PathRule, Site
 from tests.dashboard.conftest import T0
 from tests.factories import lesson_event
 

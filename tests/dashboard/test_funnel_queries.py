@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from collector.dashboard.keys import KeyCatalog
-from collector.dashboard.queries.funnel import FunnelResult, FunnelSpec, parse_step, run_funnel
-from collector.dashboard.queries.scope import Scope
-from collector.db import get_engine
+from collector.analytics.funnel import FunnelResult, FunnelSpec, parse_step, run_funnel
+from collector.analytics.keys import KeyCatalog
+from collector.analytics.scope import Scope
+from collector.storage.engine import get_engine
 from tests.dashboard.conftest import T0
 from tests.factories import course_start, event, lesson_event
 

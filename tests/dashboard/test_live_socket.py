@@ -14,7 +14,7 @@ from flask import Flask
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from collector.dashboard.live import get_feed
+from collector.web.dashboard.live import get_feed
 from tests.conftest import LiveServer, unavailable
 from tests.dashboard.conftest import log_in, session_cookie
 from tests.factories import event

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from collector.dashboard.pathrules import Cleaner, Rule, check_label, compile_pattern
+from collector.analytics.pathrules import Cleaner, Rule, check_label, compile_pattern
 
 
 def test_rules_replace_every_match_in_order() -> None:

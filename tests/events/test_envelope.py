@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from collector.events.envelope import EnvelopeError, decode_envelope
+from collector.core.events.envelope import EnvelopeError, decode_envelope
 from tests.factories import event
 
 

@@ -7,9 +7,9 @@ import time
 import msgspec
 import pytest
 
-from collector.events.explain import explain
-from collector.events.schema import EIDS as SCHEMA_EIDS
-from collector.events.validate import RejectedEvent, ValidEvent, derived_mid, validate_event
+from collector.core.events.explain import explain
+from collector.core.events.schema import EIDS as SCHEMA_EIDS
+from collector.core.events.validate import RejectedEvent, ValidEvent, derived_mid, validate_event
 from tests.factories import EDATA, EIDS, course_start, event, lesson_event
 
 NOW = int(time.time() * 1000)

@@ -14,8 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from collector.bench.synthetic import synthetic_events
-from collector.cli import main
-from collector.db import get_engine
+from collector.cli.main import main
+from collector.storage.engine import get_engine
 from tests.factories import course_start, event, lesson_event
 from tests.forward.helpers import ingest
 from tests.mapping.test_xapi_mapping import lesson_calls
@@ -120,16 +120,16 @@ def test_caliper_export_envelopes_are_valid(filled_app: Flask) -> None:
 @pytest.fixture
 def cli_apps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Flask]]:
     """Apps the CLI builds, disposed afterwards (no connection left open)."""
-    import collector
+    import collector.app
 
     apps: list[Flask] = []
-    real = collector.create_app
+    real = collector.app.create_app
 
     def recording(*args: Any, **kwargs: Any) -> Flask:
         apps.append(real(*args, **kwargs))
         return apps[-1]
 
-    monkeypatch.setattr(collector, "create_app", recording)
+    monkeypatch.setattr(collector.app, "create_app", recording)
     yield apps
     for app in apps:
         get_engine(app).dispose()
@@ -161,7 +161,7 @@ def test_cli_export_writes_the_same_statements(
 
 def test_export_memory_is_paged(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows are read in keyset pages: more events than a page still come out complete."""
-    import collector.export as export
+    import collector.outbound.export as export
 
     monkeypatch.setattr(export, "PAGE", 50)
     events = list(synthetic_events(400, seed=11))

@@ -7,8 +7,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from collector.db import get_engine
-from collector.models import OutboxEntry
+from collector.storage.engine import get_engine
+from collector.storage.models import OutboxEntry
 
 
 def ingest(app: Flask, events: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from collector.db import get_engine
-from collector.forwarding import forwarding_status, make_forwarder
-from collector.forwarding.forwarder import Forwarder
-from collector.mapping import MappingContext
-from collector.mapping.caliper import caliper_events
+from collector.core.mapping import MappingContext
+from collector.core.mapping.caliper import caliper_events
+from collector.outbound.forwarder import Forwarder
+from collector.outbound.forwarding import forwarding_status, make_forwarder
+from collector.storage.engine import get_engine
 from tests.factories import event
 from tests.forward.conftest import Receiver
 from tests.forward.helpers import ingest, outbox_rows

@@ -17,12 +17,12 @@ from sqlalchemy import create_engine, func, select
 
 from collector.bench.server import ServerProcess
 from collector.bench.synthetic import synthetic_events
-from collector.db import get_engine
-from collector.forwarding import forwarding_status, make_forwarder
-from collector.forwarding.forwarder import Forwarder
-from collector.mapping import MappingContext, Skip
-from collector.mapping.xapi import xapi_statement
-from collector.models import OutboxEntry
+from collector.core.mapping import MappingContext, Skip
+from collector.core.mapping.xapi import xapi_statement
+from collector.outbound.forwarder import Forwarder
+from collector.outbound.forwarding import forwarding_status, make_forwarder
+from collector.storage.engine import get_engine
+from collector.storage.models import OutboxEntry
 from tests.conftest import wait_for
 from tests.forward.conftest import RalphLRS, Receiver
 from tests.forward.helpers import ingest, outbox_rows
@@ -56,7 +56,7 @@ def test_round_trip_to_ralph_exactly_once(make_app: Callable[..., Flask], sqlite
         assert status["endpoint"] == ralph_lrs.url + "/statements"
 
         # Everything queued again (e.g. a backfill): the LRS recognises every id.
-        from collector.forwarding.outbox import backfill
+        from collector.outbound.outbox import backfill
 
         assert backfill(get_engine(app), "xapi") == len(ids)
         again = forwarder.drain()
@@ -223,7 +223,7 @@ def test_forward_command_one_shot(make_app: Callable[..., Flask], sqlite_url: st
                                   receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from collector.cli import main
+    from collector.cli.main import main
 
     app = _receiver_app(make_app, sqlite_url, receiver)
     events = lesson_calls()

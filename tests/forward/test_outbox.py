@@ -8,8 +8,8 @@ from alembic import command
 from flask import Flask
 from sqlalchemy import Engine, create_engine, inspect
 
-from collector.db import alembic_config, get_engine
-from collector.stats import collect_stats
+from collector.analytics.stats import collect_stats
+from collector.storage.engine import alembic_config, get_engine
 from tests.factories import course_start, event, lesson_event
 from tests.forward.helpers import ingest, outbox_rows
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 import uuid
 
-from collector.mapping import MappingContext, Skip
-from collector.mapping.caliper import caliper_envelope, caliper_events
-from collector.mapping.values import CALIPER_NAMESPACE
+from collector.core.mapping import MappingContext, Skip
+from collector.core.mapping.caliper import caliper_envelope, caliper_events
+from collector.core.mapping.values import CALIPER_NAMESPACE
 from tests.factories import course_start, event, lesson_event
 from tests.mapping.test_xapi_mapping import lesson_calls
 from tests.mapping.validators import assert_valid_caliper, caliper_problems

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from collector.events.schema import EIDS
-from collector.mapping import MappingContext, Skip
-from collector.mapping.caliper import caliper_candidate, caliper_envelope, caliper_events
-from collector.mapping.catalog import mapping_catalog, markdown_table, skip_table
-from collector.mapping.xapi import xapi_candidate, xapi_statement
+from collector.core.events.schema import EIDS
+from collector.core.mapping import MappingContext, Skip
+from collector.core.mapping.caliper import caliper_candidate, caliper_envelope, caliper_events
+from collector.core.mapping.catalog import mapping_catalog, markdown_table, skip_table
+from collector.core.mapping.xapi import xapi_candidate, xapi_statement
 from tests.factories import event
 from tests.mapping.validators import assert_valid_caliper, assert_valid_xapi
 
@@ -69,7 +69,7 @@ def test_every_eid_is_in_the_catalog() -> None:
 
 
 def test_every_skip_code_in_the_code_is_explained() -> None:
-    source = "".join((ROOT / "collector" / "mapping" / name).read_text()
+    source = "".join((ROOT / "collector" / "core" / "mapping" / name).read_text()
                      for name in ("xapi.py", "caliper.py", "source.py"))
     codes = set(re.findall(r'Skip\(\s*"([a-z-]+)"', source))
     explained = set(mapping_catalog()["skips"])

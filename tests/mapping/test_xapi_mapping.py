@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from collector.mapping import MappingContext, Skip
-from collector.mapping.values import XAPI_NAMESPACE, iso_duration, uuid5_str
-from collector.mapping.xapi import xapi_statement
+from collector.core.mapping import MappingContext, Skip
+from collector.core.mapping.values import XAPI_NAMESPACE, iso_duration, uuid5_str
+from collector.core.mapping.xapi import xapi_statement
 from tests.factories import course_start, event, lesson_event
 from tests.mapping.validators import assert_valid_xapi, xapi_problems
 
@@ -194,7 +194,7 @@ def test_the_validators_catch_invalid_statements() -> None:
 def test_fast_and_checked_readings_agree() -> None:
     """The export hot path reads well-formed events exactly as the checked path does."""
     from collector.bench.synthetic import synthetic_events
-    from collector.mapping.source import _read_checked, _read_well_formed
+    from collector.core.mapping.source import _read_checked, _read_well_formed
 
     events = lesson_calls() + list(synthetic_events(300, seed=2)) + [
         course_start(ets=1_763_000_000), lesson_event("INTERACT", cdata=[
@@ -213,7 +213,7 @@ def test_reading_stored_json_agrees_with_reading_the_dict() -> None:
     import msgspec
 
     from collector.bench.synthetic import synthetic_events
-    from collector.mapping.source import read_event, read_json
+    from collector.core.mapping.source import read_event, read_json
 
     odd = [course_start(ets=1_763_000_000), lesson_event("INTERACT", cdata=[
         {"type": "lesson", "id": "lower"}]), event("IMPRESSION", obj={"id": "x"}),

@@ -9,9 +9,9 @@ import msgspec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from collector.events.envelope import EnvelopeError, decode_envelope
-from collector.events.explain import explain
-from collector.events.validate import RejectedEvent, ValidEvent, validate_event
+from collector.core.events.envelope import EnvelopeError, decode_envelope
+from collector.core.events.explain import explain
+from collector.core.events.validate import RejectedEvent, ValidEvent, validate_event
 from tests.conftest import IN_CI
 from tests.reliability.hostile_json import encode, json_values, mutated_events, raw_events
 

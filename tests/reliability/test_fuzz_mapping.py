@@ -14,9 +14,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.mapping import MappingContext, Skip
-from collector.mapping.caliper import caliper_envelope, caliper_events, caliper_events_from_json
-from collector.mapping.xapi import xapi_statement, xapi_statement_from_json
+from collector.core.mapping import MappingContext, Skip
+from collector.core.mapping.caliper import (
+    caliper_envelope,
+    caliper_events,
+    caliper_events_from_json,
+)
+from collector.core.mapping.xapi import xapi_statement, xapi_statement_from_json
 from tests.conftest import IN_CI
 from tests.mapping.validators import caliper_problems, ralph_problems, xapi_problems
 from tests.reliability.hostile_json import MAPPED_BASES, json_values, mutated_events

@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from collector.db import StorageUnavailable, get_engine
-from collector.events.envelope import EnvelopeError
-from collector.ingest import get_pipeline
-from collector.models import Event
-from collector.models import RejectedEvent as RejectedRow
-from collector.persist import BatchOutcome, PreparedBatch
-from collector.sites import get_directory
+from collector.core.events.envelope import EnvelopeError
+from collector.ingest.persist import BatchOutcome, PreparedBatch
+from collector.ingest.pipeline import get_pipeline
+from collector.storage.engine import StorageUnavailable, get_engine
+from collector.storage.models import Event
+from collector.storage.models import RejectedEvent as RejectedRow
+from collector.storage.sites import get_directory
 from tests.conftest import IN_CI
 from tests.factories import event
 from tests.reliability.hostile_json import encode, json_values, mutated_events

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from collector.openapi import INGEST_PATHS, document
+from collector.web.openapi import INGEST_PATHS, document
 from tests.conftest import ADMIN_PASSWORD
 
 # Routes that are not part of the HTTP API document, each with the reason.

@@ -10,7 +10,7 @@ import sys
 def test_soak_acked_equals_stored_no_errors_fds_released() -> None:
     clients, http_clients = 20, 4
     done = subprocess.run(
-        [sys.executable, "-m", "collector.cli", "bench", "soak", "--clients", str(clients),
+        [sys.executable, "-m", "collector.cli.main", "bench", "soak", "--clients", str(clients),
          "--http-clients", str(http_clients), "--seconds", "5", "--interval", "0.2",
          "--resend-every", "5", "--json"],
         capture_output=True, text=True, timeout=180, check=True)

@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import flask_sock
 import pytest
 from flask import Flask
 from websockets.sync.client import connect
 
-from collector.transports.wsserver import ClosingHandshakeServer, SendBoundedSocket, SendTimeout
+from collector.web.sockets import sock
+from collector.web.wsserver import ClosingHandshakeServer, SendBoundedSocket, SendTimeout
 from tests.conftest import ORIGIN, LiveServer
 from tests.factories import event
 from tests.reliability.rawws import RawWebSocket
@@ -47,7 +47,7 @@ def bounded_server(make_app: Callable[..., Flask], sqlite_url: str,
         "max_message_size": 5 * 1024 * 1024, "send_timeout": SEND_TIMEOUT,
         "max_buffered_bytes": MAX_BUFFERED_BYTES})
     RecordingServer.instances = []
-    monkeypatch.setattr(flask_sock, "Server", RecordingServer)
+    monkeypatch.setattr(sock, "server_class", RecordingServer)
     server = LiveServer(app).start()
     yield server
     server.stop()

@@ -4,7 +4,7 @@ Patterns run in a child process with a time budget, so a catastrophic one fails 
 test instead of hanging the suite. Reusable for any place that applies patterns to
 attacker-controlled text, e.g. the dashboards' saved path rules::
 
-    assert_user_patterns_bounded("collector.dashboard.pathrules:compile_pattern")
+    assert_user_patterns_bounded("collector.analytics.pathrules:compile_pattern")
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from collector import auth
-from collector.db import session
-from collector.sites import create_site
+from collector.storage.engine import session
+from collector.storage.sites import create_site
+from collector.web import auth
 from tests.conftest import ADMIN_PASSWORD, ORIGIN, log_in
 from tests.factories import lesson_event
 from tests.security.hostile import fetch, page_requests, routes
@@ -218,7 +218,7 @@ def test_cli_export_filtered_by_site(app: Flask, sqlite_url: str,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from collector.cli import main
+    from collector.cli.main import main
 
     own, foreign = two_sites(app)
     monkeypatch.setenv("COLLECTOR_DATABASE_URL", sqlite_url)

@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
-from collector.db import get_engine
-from collector.models import PathRule, SavedFunnel
+from collector.storage.engine import get_engine
+from collector.storage.models import PathRule, SavedFunnel
 from tests.conftest import log_in
 from tests.security.hostile import (
     SQL_PROBE,

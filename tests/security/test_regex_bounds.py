@@ -38,4 +38,4 @@ def test_the_check_catches_a_backtracking_engine() -> None:
 
 def test_dashboard_path_rules_are_bounded() -> None:
     """Saved path-cleaning rules are user patterns: RE2 (linear time) or refused."""
-    assert_user_patterns_bounded("collector.dashboard.pathrules:compile_pattern")
+    assert_user_patterns_bounded("collector.analytics.pathrules:compile_pattern")

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from websockets.sync.client import connect
 
 from collector.bench.server import ServerProcess, free_port
-from collector.db import make_engine
+from collector.storage.engine import make_engine
 from tests.conftest import wait_for
 from tests.factories import lesson_event
 

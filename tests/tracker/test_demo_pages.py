@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from collector.db import session
-from collector.demo import LESSONS
-from collector.sites import create_site
+from collector.storage.engine import session
+from collector.storage.sites import create_site
+from collector.web.demo import LESSONS
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from collector.db import get_engine
-from collector.models import Event, EventType, Site
+from collector.storage.engine import get_engine
+from collector.storage.models import Event, EventType, Site
 from tests.conftest import log_in
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from collector import audit, create_app
-from collector.bootstrap import bootstrap
-from collector.cli import main
-from collector.db import get_engine, upgrade
+from collector.app import create_app
+from collector.cli.bootstrap import bootstrap
+from collector.cli.main import main
+from collector.storage.engine import get_engine, upgrade
+from collector.tracking import audit
 from tests.tracking.conftest import log_in, registrations, stored_events
 
 

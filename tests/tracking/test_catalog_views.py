@@ -10,10 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from collector import tracking
-from collector.cli import main
-from collector.events.schema import EID_DESCRIPTIONS, EIDS
-from collector.ingest import get_pipeline
-from collector.sites import get_directory
+from collector.cli.main import main
+from collector.core.events.schema import EID_DESCRIPTIONS, EIDS
+from collector.ingest.pipeline import get_pipeline
+from collector.storage.sites import get_directory
 from tests.factories import event
 from tests.tracking.conftest import log_in
 

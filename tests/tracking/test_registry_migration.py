@@ -8,7 +8,7 @@ import json
 from alembic import command
 from sqlalchemy import inspect, text
 
-from collector.db import alembic_config, make_engine
+from collector.storage.engine import alembic_config, make_engine
 
 
 def test_upgrade_backfills_counters_and_downgrade_drops(database_url: str) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from collector.registry import RegistrationError
-from collector.tracking import DropEvent, Tracker
+from collector.tracking.registry import RegistrationError
+from collector.tracking.tracker import DropEvent, Tracker
 
 
 class ListBackend:

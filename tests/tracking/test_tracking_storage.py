@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from collector import tracking
-from collector.registry import RegistrationError
+from collector.tracking.registry import RegistrationError
 from tests.tracking.conftest import registrations, stored_events
 
 VIDEO_FIELDS = {"video_id": "The video.", "position": "Seconds into the video."}

@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from collector.db import get_engine
-from collector.models import Event, RejectedEvent
+from collector.storage.engine import get_engine
+from collector.storage.models import Event, RejectedEvent
 from tests.conftest import ORIGIN, LiveServer
 from tests.factories import event
 

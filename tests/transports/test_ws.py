@@ -14,8 +14,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from collector.bench.server import ServerProcess
-from collector.db import get_engine
-from collector.models import Event, RejectedEvent
+from collector.storage.engine import get_engine
+from collector.storage.models import Event, RejectedEvent
 from tests.conftest import ORIGIN, LiveServer
 from tests.factories import event
 

@@ -1,0 +1,1 @@
+"""Analytics: tables derived at ingest and the queries dashboards and reports read."""

@@ -1,0 +1,97 @@
+"""The dashboard tables' upserts, compiled once per dialect (see ``derived``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, LargeBinary, Table, and_, case, cast, func
+from sqlalchemy.dialects import postgresql, sqlite
+
+from collector.analytics import timeline
+from collector.storage.models import DashKeyHour, DashMinute, DashRejectReason, DashSession
+
+SESSIONS: Table = DashSession.__table__  # type: ignore[assignment]
+MINUTES: Table = DashMinute.__table__  # type: ignore[assignment]
+KEY_HOURS: Table = DashKeyHour.__table__  # type: ignore[assignment]
+REASONS: Table = DashRejectReason.__table__  # type: ignore[assignment]
+
+
+class PreparedUpsert:
+    """An upsert compiled once per dialect and run with the driver's executemany.
+
+    Building and compiling these statements per group cost more than running them;
+    the SQL never changes, only the rows do.
+    """
+
+    def __init__(self, build: Callable[[str], Any]) -> None:
+        self._build = build
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+    def execute(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        dialect = conn.dialect
+        entry = self._compiled.get(dialect.name)
+        if entry is None:
+            compiled = self._build(dialect.name).compile(dialect=dialect)
+            positions = tuple(compiled.positiontup) if compiled.positiontup else None
+            entry = (str(compiled), positions, dict(compiled.params))
+            self._compiled[dialect.name] = entry
+        sql, positions, constants = entry
+        if positions is not None:  # qmark (SQLite): tuples in placeholder order
+            params: list[Any] = [tuple(row[k] if k in row else constants[k] for k in positions)
+                                 for row in rows]
+        else:  # pyformat (psycopg): named
+            params = [{**constants, **row} for row in rows]
+        conn.exec_driver_sql(sql, params)
+
+
+def _insert_for(dialect: str, table: Table) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def _session_upsert(dialect: str) -> Any:
+    stmt = _insert_for(dialect, SESSIONS)
+    new = stmt.excluded
+    postgres = dialect == "postgresql"
+    least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
+    t = SESSIONS.c
+    appended: Any = t.timeline.op("||")(new.timeline)
+    if not postgres:  # SQLite's || yields text; the bytes are kept, the type is not
+        appended = cast(appended, LargeBinary)
+    new_empty = func.length(new.timeline) == 0
+    return stmt.on_conflict_do_update(
+        index_elements=["site_id", "session_id", "actor_id"],
+        set_={
+            "course_id": func.coalesce(t.course_id, new.course_id),
+            "env": func.coalesce(t.env, new.env),
+            # A chunk of only duplicate starts has no tokens (first_ets 0): ignore it.
+            "first_ets": case((new_empty, t.first_ets),
+                              (func.length(t.timeline) == 0, new.first_ets),
+                              else_=least(t.first_ets, new.first_ets)),
+            "last_ets": greatest(t.last_ets, new.last_ets),
+            "last_received": greatest(t.last_received, new.last_received),
+            "events": t.events + new.events,
+            "dup_starts": t.dup_starts + new.dup_starts,
+            "in_order": case((and_(t.in_order == 1, new.first_ets >= t.last_ets), 1),
+                             (new_empty, t.in_order), else_=0),
+            "timeline": case((func.length(t.timeline) < timeline.MAX_BYTES, appended),
+                             else_=t.timeline),
+        },
+    )
+
+
+def _counter_upsert(table: Table, key: list[str], counters: list[str]) -> Callable[[str], Any]:
+    def build(dialect: str) -> Any:
+        stmt = _insert_for(dialect, table)
+        return stmt.on_conflict_do_update(
+            index_elements=key, set_={c: table.c[c] + stmt.excluded[c] for c in counters})
+    return build
+
+
+SESSION_UPSERT = PreparedUpsert(_session_upsert)
+MINUTE_UPSERT = PreparedUpsert(_counter_upsert(
+    MINUTES, ["site_id", "minute"], ["events", "course_starts", "course_ends", "rejected"]))
+KEY_HOUR_UPSERT = PreparedUpsert(_counter_upsert(KEY_HOURS, ["site_id", "hour", "key_id"],
+                                                 ["events"]))
+REASON_UPSERT = PreparedUpsert(_counter_upsert(REASONS, ["site_id", "hour", "reason"],
+                                               ["events"]))

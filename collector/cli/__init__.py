@@ -1,0 +1,1 @@
+"""The ``collector`` command line: one module per command group (see ``main``)."""

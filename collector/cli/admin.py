@@ -1,0 +1,99 @@
+"""``collector db``, ``collector site`` and ``collector user``: schema, sites, users."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from collector.storage import engine as db
+from collector.storage.models import Site
+from collector.storage.sites import create_site
+from collector.storage.users import create_user
+from collector.tracking import audit
+from collector.tracking.backend import INTERNAL_SITE
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema commands."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply every Alembic migration."""
+    db.upgrade(db.get_engine())
+    click.echo("database is up to date")
+
+
+@click.group("site")
+def site_group() -> None:
+    """Sites: write keys and allowed origins."""
+
+
+@site_group.command("add")
+@click.argument("name")
+@click.option("--origin", "origins", multiple=True,
+              help="Allowed browser origin, e.g. https://courses.example.org (repeat).")
+@with_appcontext
+def site_add(name: str, origins: tuple[str, ...]) -> None:
+    """Add a site; prints its write key as the last line."""
+
+    if name == INTERNAL_SITE:
+        raise click.ClickException(f"site name {name!r} is reserved for the collector's "
+                                   "own audit events")
+    db.upgrade(db.get_engine())
+    with db.session() as s:
+        if s.query(Site).filter_by(name=name).first() is not None:
+            raise click.ClickException(f"site {name!r} already exists")
+        try:
+            site = create_site(s, name, list(origins))
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        s.commit()
+        audit.site_created(current_app._get_current_object(),  # type: ignore[attr-defined]
+                           site.name, json.loads(site.origins), via="cli")
+        click.echo(f"site {site.name!r} created; allowed origins: "
+                   f"{', '.join(json.loads(site.origins)) or '(none: server-side clients only)'}")
+        click.echo("write key:", err=True)
+        click.echo(site.write_key)
+
+
+@site_group.command("list")
+@with_appcontext
+def site_list() -> None:
+    """List sites with their origins and write keys."""
+
+    with db.session() as s:
+        for site in s.query(Site).order_by(Site.id):
+            click.echo(f"{site.name}\t{site.write_key}\t{','.join(json.loads(site.origins))}")
+
+
+@click.group("user")
+def user_group() -> None:
+    """Dashboard users."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def user_add(name: str, password_stdin: bool) -> None:
+    """Add a dashboard user (password from --password-stdin or a prompt)."""
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    db.upgrade(db.get_engine())
+    with db.session() as s:
+        try:
+            create_user(s, name, password)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        s.commit()
+    click.echo(f"user {name!r} created")

@@ -1,0 +1,1 @@
+"""The domain, free of Flask and SQLAlchemy: Telemetry V3 events and their mappings."""

@@ -1,0 +1,1 @@
+"""Telemetry V3 events: typed envelope, validation, error explanation, facts, JSON Schemas."""

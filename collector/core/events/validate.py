@@ -1,0 +1,230 @@
+"""Validate one raw V3 event: schema (msgspec, one pass), then the collector's own rules.
+
+Hard rules reject the event (it goes to quarantine with its reasons). Soft problems that
+real clients produce and the spec's intent allows (an empty ``object``, ``sid: ""``,
+``ets`` in seconds) keep the event and record a warning on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import msgspec
+
+from collector.core.events.explain import explain
+from collector.core.events.schema import EVENT_TYPES, Envelope, Event
+
+DAY_MS = 86_400_000
+# Below this an epoch value is taken to be seconds (1e11 ms is March 1973).
+SECONDS_THRESHOLD = 100_000_000_000
+CUSTOM_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$")
+
+_decoder = msgspec.json.Decoder(Event)
+_generic = msgspec.json.Decoder()
+
+
+class ValidEvent(msgspec.Struct, gc=False):
+    """A schema-valid event with the columns the collector derives from it.
+
+    A msgspec Struct without GC tracking: one is made per event on the hot path and it
+    never takes part in a reference cycle.
+    """
+
+    index: int
+    raw: bytes
+    mid: str
+    eid: str
+    name: str
+    ets: int
+    sid: str | None
+    actor_id: str
+    did: str | None
+    course_id: str | None
+    lesson_id: str | None
+    previous_sid: str | None
+    page_id: str | None
+    uri: str | None
+    object_id: str | None
+    object_type: str | None
+    edata_type: str | None
+    warnings: list[str] = msgspec.field(default_factory=list)
+    is_course_start: bool = False  # START of edata.type "course"
+    target: str | None = None  # INTERACT edata.id (flows and funnels use it)
+    env: str | None = None  # context.env
+    chain_id: str | None = None  # set at persist time from the session chain
+    duplicate_of: str | None = None  # set at persist time for a repeated course start
+    row: tuple[Any, ...] = ()  # most of its events-table row, built before the writer
+
+
+
+
+class RejectedEvent(msgspec.Struct, gc=False):
+    """An event that cannot be stored as valid, with every reason found."""
+
+    index: int
+    raw: bytes
+    mid: str | None
+    errors: list[str]
+
+
+_CORRELATIONS = {"Course": 0, "Lesson": 1, "PreviousSession": 2,
+                 "course": 0, "lesson": 1, "previoussession": 2}
+
+
+def _correlations(event: Envelope) -> list[str | None]:
+    """[course, lesson, previous sid] from context.cdata (first of each type wins)."""
+    found: list[str | None] = [None, None, None]
+    slots = _CORRELATIONS
+    for corr in event.context.cdata:
+        kind = corr.type
+        slot = slots.get(kind)
+        if slot is None:
+            slot = slots.get(kind.lower())
+            if slot is None:
+                continue
+        if found[slot] is None and corr.id:
+            found[slot] = corr.id
+    return found
+
+
+def _object_id(event: Envelope, kind: str) -> str | None:
+    obj = event.object
+    if obj is not None and obj.id and obj.type and obj.type.lower() == kind.lower():
+        return obj.id
+    return None
+
+
+def _raw_mid(raw: bytes) -> str | None:
+    try:
+        value = _generic.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    mid = value.get("mid") if isinstance(value, dict) else None
+    return mid[:256] if isinstance(mid, str) and mid else None
+
+
+def derived_mid(value: Any, eid: str) -> str:
+    """Deterministic mid for an event sent without one: ``EID:`` + sha256(canonical JSON)."""
+    canonical = msgspec.json.encode(value, order="sorted")
+    return f"{eid}:{hashlib.sha256(canonical).hexdigest()}"
+
+
+def validate_event(raw: bytes, index: int, now_ms: int) -> ValidEvent | RejectedEvent:
+    """Validate one event given as the bytes it was received as."""
+    try:
+        event = _decoder.decode(raw)
+    except msgspec.ValidationError:
+        return RejectedEvent(index, raw, _raw_mid(raw), explain(raw) or ["event: invalid"])
+    except RecursionError:
+        return RejectedEvent(index, raw, None, ["event: nested too deeply"])
+    except msgspec.DecodeError as exc:
+        return RejectedEvent(index, raw, None, [f"event: not valid JSON ({exc})"])
+    return _check(event, raw, index, now_ms)
+
+
+_EID_OF: dict[type, str] = {cls: eid for eid, cls in EVENT_TYPES.items()}
+
+
+def _check(event: Any, raw: bytes, index: int, now_ms: int) -> ValidEvent | RejectedEvent:
+    eid = _EID_OF[type(event)]
+    warnings: list[str] = []
+    errors: list[str] = []
+    edata = event.edata
+
+    mid = event.mid
+    if not mid:
+        value = _generic.decode(raw)
+        mid = derived_mid(value, eid)
+        value["mid"] = mid
+        raw = msgspec.json.encode(value)
+        warnings.append(f"mid: missing; assigned {mid}")
+
+    ets = event.ets
+    if isinstance(ets, float):
+        ets = int(ets)
+    if ets <= 0:
+        errors.append("ets: must be a positive epoch time in milliseconds")
+    elif ets < SECONDS_THRESHOLD:
+        warnings.append(f"ets: {ets} looks like seconds, not milliseconds; read as {ets * 1000}")
+        ets *= 1000
+    elif ets > now_ms + DAY_MS:
+        warnings.append("ets: more than a day in the future (client clock?)")
+
+    if not event.ver.startswith("3."):
+        warnings.append(f"ver: expected '3.0', got {event.ver[:16]!r}")
+    if edata is None:
+        warnings.append("edata: missing; read as {}")
+    obj = event.object
+    if obj is not None and (not obj.id or not obj.type):
+        missing = " and ".join(k for k in ("id", "type") if not getattr(obj, k))
+        warnings.append(f"object: {missing} missing; object ignored")
+    ctx = event.context
+    sid = ctx.sid or None
+    if ctx.sid == "":
+        warnings.append("context.sid: empty; the event belongs to no session")
+
+    edata_type = getattr(edata, "type", None) if edata is not None else None
+    if isinstance(edata, dict):
+        value = edata.get("type")
+        edata_type = value if isinstance(value, str) else None
+    course_id, lesson_id, previous_sid = _correlations(event)
+    course_id = course_id or _object_id(event, "Course")
+    lesson_id = lesson_id or _object_id(event, "Lesson")
+
+    if eid in ("START", "END") and edata_type == "course" and not course_id:
+        errors.append(f"{eid} of type course needs a course: object {{type: 'Course', id}} "
+                      "or context.cdata {type: 'Course', id}")
+    if eid in ("START", "END") and edata_type == "lesson" and not lesson_id:
+        errors.append(f"{eid} of type lesson needs a lesson: object {{type: 'Lesson', id}} "
+                      "or context.cdata {type: 'Lesson', id}")
+    if eid == "ASSESS" and course_id and not lesson_id:
+        errors.append("ASSESS inside a course needs a lesson: context.cdata {type: 'Lesson', id}")
+
+    name = eid
+    if eid == "EXDATA" and edata_type and CUSTOM_NAME.match(edata_type):
+        name = edata_type
+
+    page_id = getattr(edata, "pageid", None) if edata is not None else None
+    uri = edata.uri if eid == "IMPRESSION" else None
+    if b"\\u0000" in raw and _has_nul(event, page_id, uri):
+        # PostgreSQL text cannot hold U+0000; reject rather than silently alter ids.
+        errors.append("identifiers (mid, actor, context, object, edata type/pageid/uri) "
+                      "must not contain U+0000")
+    if errors:
+        return RejectedEvent(index, raw, mid, errors)
+    return ValidEvent(
+        index=index,
+        raw=raw,
+        mid=mid,
+        eid=eid,
+        name=name,
+        ets=ets,
+        sid=sid,
+        actor_id=event.actor.id,
+        did=ctx.did or None,
+        course_id=course_id,
+        lesson_id=lesson_id,
+        previous_sid=previous_sid,
+        page_id=page_id if isinstance(page_id, str) and page_id else None,
+        uri=uri or None,
+        object_id=obj.id if obj is not None and obj.id and obj.type else None,
+        object_type=obj.type if obj is not None and obj.id and obj.type else None,
+        edata_type=edata_type,
+        warnings=warnings,
+        is_course_start=eid == "START" and edata_type == "course",
+        target=edata.id if eid == "INTERACT" else None,
+        env=ctx.env or None,
+    )
+
+
+
+def _has_nul(event: Any, page_id: Any, uri: Any) -> bool:
+    ctx = event.context
+    values = [event.mid, event.actor.id, ctx.sid, ctx.did, page_id, uri,
+              getattr(event.edata, "type", None)]
+    values += [c.id for c in ctx.cdata] + [c.type for c in ctx.cdata]
+    if event.object is not None:
+        values += [event.object.id, event.object.type]
+    return any(isinstance(v, str) and "\x00" in v for v in values)

@@ -1,1 +1,0 @@
-"""Dashboard queries: read the derived tables (never rescan raw events)."""

@@ -1,0 +1,184 @@
+"""One writer thread per process that group-commits the batches of all connections.
+
+Each connection hands its prepared batch to :meth:`BatchWriter.submit` and waits on the
+returned future; the writer drains whatever is queued into one transaction, commits,
+and only then resolves the futures, so a client is acked only for committed data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from collector.ingest.persist import (
+    BatchOutcome,
+    PersistHook,
+    PreparedBatch,
+    SessionChains,
+    persist_group,
+)
+from collector.ingest.timing import StepTimes
+from collector.storage.engine import StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+MAX_GROUP_EVENTS = 10000
+_STOP: Any = object()
+
+
+class WalCheckpointer(threading.Thread):
+    """Copies the SQLite WAL into the database off the writer's path.
+
+    Connections run with ``wal_autocheckpoint=0`` so a commit never pays for a
+    checkpoint; this thread runs PASSIVE checkpoints (they never block the writer).
+    """
+
+    INTERVAL = 0.25  # at most this often; only after commits
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(name="collector-wal-checkpoint", daemon=True)
+        self.engine = engine
+        self.committed = threading.Event()
+        self.stopping = False
+
+    def run(self) -> None:
+        while True:
+            self.committed.wait()
+            if self.stopping:
+                return
+            time.sleep(self.INTERVAL)
+            self.committed.clear()
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except Exception as exc:  # noqa: BLE001 - retried after the next commit
+                log.warning("WAL checkpoint failed: %s", exc)
+                self.committed.set()
+            if self.stopping:  # stop() may have come while this one ran (its set() cleared)
+                return
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.committed.set()
+
+
+class BatchWriter:
+    """Group-committing writer; the thread starts on first use (after any fork)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.chains = SessionChains()
+        self.hooks: list[PersistHook] = []  # in-transaction phase (collector.ingest.pipeline)
+        self.times = StepTimes()
+        self._queue: queue.Queue[tuple[PreparedBatch, Future[BatchOutcome]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._start_lock = threading.Lock()
+        self._checkpointer: WalCheckpointer | None = None
+        self.groups = 0
+        self.batches = 0
+
+    def submit(self, batch: PreparedBatch) -> Future[BatchOutcome]:
+        """Queue ``batch``; the future resolves after its commit (or fails)."""
+        self._ensure_thread()
+        fut: Future[BatchOutcome] = Future()
+        self._queue.put((batch, fut))
+        return fut
+
+    def write(self, batch: PreparedBatch) -> BatchOutcome:
+        """Submit and wait for the commit."""
+        return self.submit(batch).result()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
+        with self._start_lock:
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="collector-writer",
+                                                daemon=True)
+                self._thread.start()
+                if self.engine.dialect.name == "sqlite":
+                    self._checkpointer = WalCheckpointer(self.engine)
+                    self._checkpointer.start()
+
+    def close(self) -> None:
+        """Stop the writer (after what is queued) and the checkpointer threads."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(30)
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer.join(30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            group = [first]
+            size = len(group[0][0].valid)
+            while size < MAX_GROUP_EVENTS:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    self._queue.put(item)  # handled after this group
+                    break
+                group.append(item)
+                size += len(item[0].valid)
+            started = time.perf_counter()
+            try:
+                self._commit(group)
+            except BaseException:  # pragma: no cover - never let the writer die
+                log.exception("writer: unexpected failure")
+                for _, fut in group:
+                    if not fut.done():
+                        fut.set_exception(StorageUnavailable("internal error while storing"))
+            self.times.add("persist", size, time.perf_counter() - started)
+
+    def _commit(self, group: list[tuple[PreparedBatch, Future[BatchOutcome]]]) -> None:
+        batches = [b for b, _ in group]
+        try:
+            outcomes = self._transaction(batches)
+        except OperationalError as exc:
+            log.warning("writer: database unavailable: %s", exc.orig)
+            for _, fut in group:
+                fut.set_exception(StorageUnavailable(str(exc.orig)))
+            return
+        except Exception as exc:  # noqa: BLE001 - a database error, or a hook's
+            reason = getattr(exc, "orig", None) or exc
+            if len(group) == 1:
+                if isinstance(exc, DBAPIError):
+                    log.error("writer: batch could not be stored: %s", reason)
+                else:
+                    log.exception("writer: batch could not be stored")
+                group[0][1].set_exception(StorageUnavailable(f"could not store: {reason}"))
+                return
+            # One batch poisoned the group: store the others on their own.
+            for item in group:
+                self._commit([item])
+            return
+        for (_, fut), outcome in zip(group, outcomes, strict=True):
+            fut.set_result(outcome)
+
+    def _transaction(self, batches: list[PreparedBatch]) -> list[BatchOutcome]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                outcomes, learned = persist_group(conn, batches, self.chains, self.hooks)
+        self.chains.learn(learned)
+        if self._checkpointer is not None:
+            self._checkpointer.committed.set()
+        self.groups += 1
+        self.batches += len(batches)
+        return outcomes

@@ -1,0 +1,1 @@
+"""Learning records going out: streamed exports and forwarding to an LRS or Caliper store."""

@@ -1,0 +1,254 @@
+"""The outbox: rows written in the ingest transaction, claimed with a lease, deleted once sent.
+
+Claiming takes due rows and stamps them with a lease (owner + expiry) in one short
+transaction; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several worker processes
+claim disjoint rows at the same time. A process that dies mid-send leaves a lease that
+expires, and the rows are sent again: statement ids are deterministic, so the LRS
+treats the resend as "already have this id", never as a second statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from collector.core.mapping.caliper import MAPPED_EIDS as CALIPER_EIDS
+from collector.core.mapping.caliper import caliper_candidate
+from collector.core.mapping.xapi import MAPPED_EIDS as XAPI_EIDS
+from collector.core.mapping.xapi import xapi_candidate
+from collector.ingest.persist import BatchOutcome, PersistHook, PreparedBatch
+from collector.storage.models import Event, ForwardState, OutboxEntry, now_ms
+
+OUTBOX: Table = OutboxEntry.__table__  # type: ignore[assignment]
+STATE: Table = ForwardState.__table__  # type: ignore[assignment]
+EVENTS: Table = Event.__table__  # type: ignore[assignment]
+TARGETS = ("xapi", "caliper")
+_SQLITE_INSERT = ("INSERT INTO outbox (target, mid, created_at, next_attempt_at, attempts, "
+                  "lease_until, lease_owner, failed, last_error) VALUES (?, ?, ?, 0, 0, 0, "
+                  "NULL, 0, NULL)")
+
+
+def outbox_hook(targets: Sequence[str]) -> PersistHook:
+    """A persist hook queueing, for each target, the newly stored events that can map.
+
+    Runs inside the ingest transaction: one executemany per group, a few tuple
+    appends per event (the pre-check reads columns the validator already derived).
+    """
+    xapi = "xapi" in targets
+    caliper = "caliper" in targets
+
+    def enqueue(conn: Connection, batches: Sequence[PreparedBatch],
+                outcomes: Sequence[BatchOutcome]) -> None:
+        now = now_ms()
+        rows: list[tuple[str, str, int]] = []
+        for outcome in outcomes:
+            for ev in outcome.stored:
+                if ev.duplicate_of is not None:
+                    continue
+                if xapi and xapi_candidate(ev.eid, ev.edata_type, ev.lesson_id):
+                    rows.append(("xapi", ev.mid, now))
+                if caliper and caliper_candidate(ev.eid, ev.edata_type):
+                    rows.append(("caliper", ev.mid, now))
+        if not rows:
+            return
+        if conn.dialect.name == "sqlite":
+            cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cur.executemany(_SQLITE_INSERT, rows)
+            finally:
+                cur.close()
+            return
+        conn.execute(insert(OUTBOX), [
+            {"target": t, "mid": m, "created_at": c, "next_attempt_at": 0, "attempts": 0,
+             "lease_until": 0, "lease_owner": None, "failed": False, "last_error": None}
+            for t, m, c in rows])
+
+    return enqueue
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A claimed outbox row with what the mapper needs (payload None: event missing)."""
+
+    id: int
+    attempts: int
+    payload: str | None
+    chain_id: str | None
+    duplicate_of: str | None
+
+
+def claim(engine: Engine, target: str, owner: str, limit: int, lease_ms: int,
+          now: int | None = None) -> list[Claimed]:
+    """Lease up to ``limit`` due rows of ``target`` to ``owner``; return them in id order."""
+    now = now_ms() if now is None else now
+    due = (select(OUTBOX.c.id).where(
+        OUTBOX.c.target == target, OUTBOX.c.failed.is_(False),
+        OUTBOX.c.next_attempt_at <= now, OUTBOX.c.lease_until <= now,
+    ).order_by(OUTBOX.c.id).limit(limit))
+    with engine.connect() as conn:
+        # SQLite: take the write lock up front so select-then-update is atomic.
+        if conn.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_immediate=True)
+        else:
+            due = due.with_for_update(skip_locked=True)
+        with conn.begin():
+            ids = list(conn.scalars(due))
+            if not ids:
+                return []
+            conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(
+                lease_until=now + lease_ms, lease_owner=owner))
+            rows = conn.execute(
+                select(OUTBOX.c.id, OUTBOX.c.attempts, EVENTS.c.payload, EVENTS.c.chain_id,
+                       EVENTS.c.duplicate_of)
+                .select_from(OUTBOX.outerjoin(EVENTS, EVENTS.c.mid == OUTBOX.c.mid))
+                .where(OUTBOX.c.id.in_(ids)).order_by(OUTBOX.c.id)
+            ).all()
+    return [Claimed(r.id, r.attempts, r.payload, r.chain_id, r.duplicate_of) for r in rows]
+
+
+def _mine(ids: Iterable[int], owner: str) -> Any:
+    return and_(OUTBOX.c.id.in_(list(ids)), OUTBOX.c.lease_owner == owner)
+
+
+def _state(conn: Connection, target: str) -> None:
+    """Make sure the target's state row exists (first use; several workers may race)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(STATE).values(target=target, sent=0, unmapped=0)
+                 .on_conflict_do_nothing(index_elements=["target"]))
+
+
+def complete(engine: Engine, target: str, owner: str, sent: Sequence[int],
+             unmapped: Sequence[int]) -> None:
+    """Delete rows the receiver acknowledged (and rows with nothing to send); count them."""
+    if not sent and not unmapped:
+        return
+    with engine.begin() as conn:
+        conn.execute(delete(OUTBOX).where(_mine([*sent, *unmapped], owner)))
+        _state(conn, target)
+        values: dict[str, Any] = {"sent": STATE.c.sent + len(sent),
+                                  "unmapped": STATE.c.unmapped + len(unmapped)}
+        if sent:
+            values["last_sent_at"] = now_ms()
+        conn.execute(update(STATE).where(STATE.c.target == target).values(**values))
+
+
+def retry_later(engine: Engine, target: str, owner: str, rows: Sequence[Claimed], error: str,
+                delay_ms: int) -> None:
+    """Release rows for another try after ``delay_ms``; remember the error."""
+    now = now_ms()
+    with engine.begin() as conn:
+        conn.execute(update(OUTBOX).where(_mine([r.id for r in rows], owner)).values(
+            attempts=OUTBOX.c.attempts + 1, next_attempt_at=now + delay_ms, lease_until=0,
+            lease_owner=None, last_error=error[:2000]))
+        _record_error(conn, target, error, now)
+
+
+def fail(engine: Engine, target: str, owner: str, row: Claimed, error: str) -> None:
+    """The receiver refuses this row for good: keep it, flagged, with the answer."""
+    now = now_ms()
+    with engine.begin() as conn:
+        conn.execute(update(OUTBOX).where(_mine([row.id], owner)).values(
+            failed=True, attempts=OUTBOX.c.attempts + 1, lease_until=0, lease_owner=None,
+            last_error=error[:2000]))
+        _record_error(conn, target, error, now)
+
+
+def _record_error(conn: Connection, target: str, error: str, now: int) -> None:
+    _state(conn, target)
+    conn.execute(update(STATE).where(STATE.c.target == target).values(
+        last_error=error[:2000], last_error_at=now))
+
+
+def release_leases(engine: Engine, target: str) -> int:
+    """Free every lease of ``target`` (one-process SQLite start-up: no other owner lives)."""
+    with engine.begin() as conn:
+        result = conn.execute(update(OUTBOX).where(
+            OUTBOX.c.target == target, OUTBOX.c.lease_until > 0).values(
+            lease_until=0, lease_owner=None))
+    return int(result.rowcount or 0)
+
+
+def requeue_failed(engine: Engine, target: str) -> int:
+    """Give rows refused for good another chance (after fixing the receiver or the data)."""
+    with engine.begin() as conn:
+        result = conn.execute(update(OUTBOX).where(
+            OUTBOX.c.target == target, OUTBOX.c.failed.is_(True)).values(
+            failed=False, next_attempt_at=0, attempts=0))
+    return int(result.rowcount or 0)
+
+
+def retry_now(engine: Engine, target: str) -> int:
+    """Make rows waiting out a backoff due immediately."""
+    with engine.begin() as conn:
+        result = conn.execute(update(OUTBOX).where(
+            OUTBOX.c.target == target, OUTBOX.c.next_attempt_at > 0).values(next_attempt_at=0))
+    return int(result.rowcount or 0)
+
+
+def backfill(engine: Engine, target: str, since_ms: int | None = None) -> int:
+    """Queue stored events of ``target``'s kinds that are not queued yet (e.g. events stored
+    before forwarding was configured). Events sent earlier are sent again; the LRS
+    recognises their ids."""
+    eids = sorted(XAPI_EIDS if target == "xapi" else CALIPER_EIDS)
+    queued = select(OUTBOX.c.mid).where(OUTBOX.c.target == target)
+    source = select(EVENTS.c.mid, EVENTS.c.eid, EVENTS.c.edata_type, EVENTS.c.lesson_id).where(
+        EVENTS.c.eid.in_(eids), EVENTS.c.duplicate_of.is_(None), EVENTS.c.mid.not_in(queued))
+    if since_ms is not None:
+        source = source.where(EVENTS.c.ets >= since_ms)
+    now = now_ms()
+    count = 0
+    with engine.begin() as conn:
+        batch: list[dict[str, Any]] = []
+        for mid, eid, edata_type, lesson in conn.execute(source.order_by(EVENTS.c.id)).all():
+            ok = (xapi_candidate(eid, edata_type, lesson) if target == "xapi"
+                  else caliper_candidate(eid, edata_type))
+            if ok:
+                batch.append({"target": target, "mid": mid, "created_at": now,
+                              "next_attempt_at": 0, "attempts": 0, "lease_until": 0,
+                              "lease_owner": None, "failed": False, "last_error": None})
+        for i in range(0, len(batch), 1000):
+            conn.execute(insert(OUTBOX), batch[i:i + 1000])
+        count = len(batch)
+    return count
+
+
+def outbox_counts(conn: Connection) -> dict[str, int]:
+    """Flat integer counts for ``collector stats``: ``<target>_pending|failed|sent|unmapped``."""
+    counts = {f"{t}_{k}": 0 for t in TARGETS for k in ("pending", "failed", "sent", "unmapped")}
+    for target, failed, n in conn.execute(
+            select(OUTBOX.c.target, OUTBOX.c.failed, func.count())
+            .group_by(OUTBOX.c.target, OUTBOX.c.failed)):
+        if target in TARGETS:
+            counts[f"{target}_{'failed' if failed else 'pending'}"] = int(n)
+    for target, sent, unmapped in conn.execute(
+            select(STATE.c.target, STATE.c.sent, STATE.c.unmapped)):
+        if target in TARGETS:
+            counts[f"{target}_sent"] = int(sent)
+            counts[f"{target}_unmapped"] = int(unmapped)
+    return counts
+
+
+def target_status(engine: Engine, target: str) -> dict[str, Any]:
+    """Counts plus the last outcome of one target (dashboard status)."""
+    with engine.connect() as conn:
+        counts = outbox_counts(conn)
+        row = conn.execute(select(STATE).where(STATE.c.target == target)).first()
+        oldest = conn.scalar(select(func.min(OUTBOX.c.created_at)).where(
+            OUTBOX.c.target == target, OUTBOX.c.failed.is_(False)))
+        last_failure = conn.scalar(select(OUTBOX.c.last_error).where(
+            OUTBOX.c.target == target, OUTBOX.c.failed.is_(True)).order_by(
+            OUTBOX.c.id.desc()).limit(1))
+    status: dict[str, Any] = {
+        k.split("_", 1)[1]: v for k, v in counts.items() if k.startswith(target + "_")}
+    status.update({
+        "oldest_pending_at": oldest,
+        "last_sent_at": row.last_sent_at if row else None,
+        "last_error": row.last_error if row else None,
+        "last_error_at": row.last_error_at if row else None,
+        "last_refusal": last_failure,
+    })
+    return status

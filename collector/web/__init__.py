@@ -1,0 +1,1 @@
+"""The web layer: ingest doors (HTTP, WebSocket), pages, auth and hardening."""

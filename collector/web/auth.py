@@ -1,0 +1,150 @@
+"""Dashboard users: login/logout with a session cookie, CSRF tokens, login throttling."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
+from werkzeug.wrappers import Response
+
+from collector.storage import engine as db
+from collector.storage.models import User
+from collector.tracking import audit
+
+bp = Blueprint("auth", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_FAILURES = 5
+LOCKOUT_SECONDS = 300
+class LoginThrottle:
+    """After MAX_FAILURES failed logins for a (name, address), refuse for LOCKOUT_SECONDS."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failures: dict[tuple[str, str], list[float]] = {}
+
+    def locked(self, key: tuple[str, str]) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._failures.get(key, []) if now - t < LOCKOUT_SECONDS]
+            self._failures[key] = recent
+            return len(recent) >= MAX_FAILURES
+
+    def fail(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            if len(self._failures) > 100_000:
+                self._failures.clear()
+            self._failures.setdefault(key, []).append(time.monotonic())
+
+    def clear(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return str(token)
+
+
+def check_csrf() -> None:
+    """Refuse a state-changing request whose form/header token does not match the session."""
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get("csrf") or ""
+    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+        abort(400, description="missing or invalid CSRF token; reload the page and retry")
+
+
+def current_user() -> str | None:
+    return session.get("user")
+
+
+def login_required(view: F) -> F:
+    """Redirect anonymous users to /login (JSON endpoints get 401)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            if request.accept_mimetypes.best == "application/json" or request.path.startswith(
+                ("/v1/", "/api/")
+            ):
+                abort(401)
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        g.user = current_user()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("dashboard.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str:
+    if request.method == "POST":
+        check_csrf()
+        username = request.form.get("username", "").strip()[:100]
+        password = request.form.get("password", "")
+        key = (username, request.remote_addr or "")
+        throttle: LoginThrottle = bp_throttle()
+        if throttle.locked(key):
+            flash("Too many failed logins; wait a few minutes and try again.")
+            return render_template("login.html"), 429  # type: ignore[return-value]
+        with db.session() as s:
+            user = s.scalar(select(User).where(User.username == username))
+        if user is None or not check_password_hash(user.password_hash, password):
+            throttle.fail(key)
+            flash("Wrong user name or password.")
+            return render_template("login.html"), 401  # type: ignore[return-value]
+        throttle.clear(key)
+        session.clear()
+        session["user"] = user.username
+        session.permanent = True
+        audit.user_logged_in(current_app._get_current_object(),  # type: ignore[attr-defined]
+                             user.username, request.remote_addr)
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html")
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    check_csrf()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+def bp_throttle() -> LoginThrottle:
+    throttle: LoginThrottle = current_app.extensions["collector.login_throttle"]
+    return throttle
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["collector.login_throttle"] = LoginThrottle()
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["current_user"] = current_user
+    app.register_blueprint(bp)

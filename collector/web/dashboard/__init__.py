@@ -1,0 +1,1 @@
+"""Dashboard pages: overview, flow, funnels, sessions, rejected events, live updates."""

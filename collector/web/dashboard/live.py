@@ -1,0 +1,63 @@
+"""``/v1/live``: stored events pushed to open dashboards, debounced.
+
+Each socket waits for a first update from the process's live feed
+(:mod:`collector.analytics.live_feed`), collects what else arrives for ``DEBOUNCE_S``
+and sends one frame ``{"type": "events", "count": n, "events": [last few summaries]}``,
+so a burst of 1,000 events/s costs a browser at most a few frames per second.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from typing import Any
+
+from flask import abort, current_app, request
+
+from collector.analytics.derived import LIVE_SAMPLE
+from collector.analytics.live_feed import IDLE_CHECK_S, MORE, get_feed
+from collector.storage.sites import normalize_origin
+from collector.web.auth import current_user
+from collector.web.origins import own_origin
+
+DEBOUNCE_S = 0.25
+
+
+def refuse_foreign_socket() -> None:
+    """Before the upgrade: anonymous users get 401, other origins 403 (no hijacking)."""
+    if current_user() is None:
+        abort(401, description="log in to follow live updates")
+    origin = request.headers.get("Origin")
+    allowed = {normalize_origin(own_origin())}
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        allowed.add(normalize_origin(public))
+    if origin and normalize_origin(origin) not in allowed:
+        abort(403, description="live updates are only served to the collector's own pages")
+
+
+def live_socket(ws: Any) -> None:
+    """Push debounced update frames until the browser goes away."""
+    feed = get_feed()
+    q = feed.subscribe()
+    try:
+        ws.send(json.dumps({"type": "hello", "mode": feed.mode}))
+        while ws.connected:
+            try:
+                first = q.get(timeout=IDLE_CHECK_S)
+            except queue.Empty:
+                continue
+            batch = list(first)
+            deadline = time.monotonic() + DEBOUNCE_S
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    batch.extend(q.get(timeout=left))
+                except queue.Empty:
+                    break
+            count = sum(e[MORE] if MORE in e else 1 for e in batch)
+            sample = [e for e in batch if MORE not in e][-LIVE_SAMPLE:]
+            ws.send(json.dumps({"type": "events", "count": count, "events": sample},
+                               separators=(",", ":"), default=str))
+    finally:
+        feed.unsubscribe(q)

@@ -1,0 +1,91 @@
+"""WebSocket door ``GET /v1/ws?key=KEY``: batches in, acks out after commit.
+
+Frames are pipelined: while earlier batches of a connection are being committed by the
+writer, the next frames are already decoded and validated. Acks go out in frame order,
+each only after its batch is committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from typing import Any
+
+from flask import Blueprint, request
+
+from collector.core.events.envelope import EnvelopeError
+from collector.ingest.pipeline import PendingIngest, get_pipeline
+from collector.ingest.ratelimit import RateLimited
+from collector.storage.engine import StorageUnavailable
+from collector.storage.sites import get_directory
+from collector.web.origins import own_origin
+from collector.web.sockets import sock
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ingest_ws", __name__)
+
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455 registry: the database is unavailable
+CLOSE_BAD_KEY = 4401
+CLOSE_BAD_ORIGIN = 4403
+MAX_IN_FLIGHT = 16  # frames of one connection being committed at once
+
+
+def _send(ws: Any, frame: dict[str, Any]) -> None:
+    ws.send(json.dumps(frame, separators=(",", ":")))
+
+
+@sock.route("/v1/ws", bp=bp)
+def ingest_socket(ws: Any) -> None:
+    try:
+        site = get_directory().authenticate(request.args.get("key"))
+    except StorageUnavailable:
+        ws.close(CLOSE_TRY_AGAIN_LATER, "database unavailable; reconnect later")
+        return
+    if site is None:
+        ws.close(CLOSE_BAD_KEY, "unknown write key")
+        return
+    if not site.allows_origin(request.headers.get("Origin"), own_origin()):
+        ws.close(CLOSE_BAD_ORIGIN, "origin not allowed for this site")
+        return
+    pipeline = get_pipeline()
+    address = request.remote_addr
+    pending: deque[PendingIngest] = deque()
+    while True:
+        data = ws.receive(timeout=0 if pending else None)
+        if data is None:  # nothing new: wait for the oldest commit and ack it
+            _ack(ws, pending.popleft())
+            continue
+        body = data.encode() if isinstance(data, str) else data
+        try:
+            pending.append(pipeline.submit_body(site, body, transport="ws", address=address))
+        except EnvelopeError as exc:
+            _flush(ws, pending)
+            _send(ws, {"id": _json_safe(exc.batch_id), "error": str(exc)})
+        except RateLimited as exc:
+            _flush(ws, pending)
+            _send(ws, {"id": _json_safe(exc.batch_id), "error": str(exc)})
+        while pending and (pending[0].done() or len(pending) >= MAX_IN_FLIGHT):
+            _ack(ws, pending.popleft())
+
+
+def _flush(ws: Any, pending: deque[PendingIngest]) -> None:
+    """Ack everything in flight first so frames are answered in order."""
+    while pending:
+        _ack(ws, pending.popleft())
+
+
+def _ack(ws: Any, item: PendingIngest) -> None:
+    try:
+        result = item.result()
+    except StorageUnavailable:
+        _send(ws, {"id": _json_safe(item.batch_id),
+                   "error": "storage unavailable: batch not stored, send it again"})
+        return
+    frame = result.ack()
+    frame["id"] = _json_safe(frame["id"])
+    _send(ws, frame)
+
+
+def _json_safe(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
