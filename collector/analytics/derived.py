@@ -17,7 +17,6 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Connection, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.analytics import timeline
 from collector.analytics.keys import KeyCatalog
@@ -30,6 +29,7 @@ from collector.analytics.upserts import (
 from collector.core.events.validate import ValidEvent
 from collector.ingest.persist import BatchOutcome, PreparedBatch
 from collector.ingest.pipeline import get_pipeline
+from collector.storage.dialect import insert_for, is_postgres
 from collector.storage.engine import get_engine
 from collector.storage.models import DashKey, Site
 
@@ -68,10 +68,6 @@ class _SessionChunk:
     tokens: list[tuple[int, int]] = field(default_factory=list)
     events: int = 0
     dup_starts: int = 0
-
-
-def _insert(conn: Connection, table: Table) -> Any:
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
 class DerivedTables:
@@ -197,7 +193,7 @@ class DerivedTables:
                  "course_id": k[3], "page_id": k[4], "object_type": k[5],
                  "edata_type": k[6], "target": k[7]}
                 for (site, fp), k in sorted(by_fp.items())]
-        conn.execute(_insert(conn, KEYS).on_conflict_do_nothing(
+        conn.execute(insert_for(conn, KEYS).on_conflict_do_nothing(
             index_elements=["site_id", "fingerprint"]), rows)
         sites = {site for site, _ in by_fp}
         for site in sites:
@@ -289,6 +285,6 @@ def notify_summary(site: str, ev: ValidEvent) -> dict[str, Any]:
 def init_app(app: Flask) -> None:
     """Keep the dashboard tables in every ingest transaction; cache interned keys."""
     app.extensions["collector.key_catalog"] = KeyCatalog()
-    postgres = get_engine(app).dialect.name == "postgresql"
+    postgres = is_postgres(get_engine(app))
     get_pipeline(app).in_transaction(
         DerivedTables(notify=postgres and not app.config.get("REDIS_URL")))

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, LargeBinary, Table, and_, case, cast, func
-from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.analytics import timeline
+from collector.storage.dialect import insert_for, is_postgres, least_greatest
 from collector.storage.models import DashKeyHour, DashMinute, DashRejectReason, DashSession
 
 SESSIONS: Table = DashSession.__table__  # type: ignore[assignment]
@@ -45,15 +45,11 @@ class PreparedUpsert:
         conn.exec_driver_sql(sql, params)
 
 
-def _insert_for(dialect: str, table: Table) -> Any:
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
-
-
 def _session_upsert(dialect: str) -> Any:
-    stmt = _insert_for(dialect, SESSIONS)
+    stmt = insert_for(dialect, SESSIONS)
     new = stmt.excluded
-    postgres = dialect == "postgresql"
-    least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
+    postgres = is_postgres(dialect)
+    least, greatest = least_greatest(dialect)
     t = SESSIONS.c
     appended: Any = t.timeline.op("||")(new.timeline)
     if not postgres:  # SQLite's || yields text; the bytes are kept, the type is not
@@ -82,7 +78,7 @@ def _session_upsert(dialect: str) -> Any:
 
 def _counter_upsert(table: Table, key: list[str], counters: list[str]) -> Callable[[str], Any]:
     def build(dialect: str) -> Any:
-        stmt = _insert_for(dialect, table)
+        stmt = insert_for(dialect, table)
         return stmt.on_conflict_do_update(
             index_elements=key, set_={c: table.c[c] + stmt.excluded[c] for c in counters})
     return build

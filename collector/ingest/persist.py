@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.core.events.validate import RejectedEvent, ValidEvent
+from collector.storage.dialect import insert_for
 from collector.storage.models import CourseStart, DuplicateReceipt, Event, SessionLink
 from collector.storage.models import RejectedEvent as RejectedRow
 
@@ -75,11 +75,6 @@ class SessionChains:
             if len(self._roots) + len(roots) > self.MAX_ENTRIES:
                 self._roots.clear()
             self._roots.update(roots)
-
-
-def _insert(conn: Connection, table: Table) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 def text_of(raw: bytes, limit: int | None = None) -> str:
@@ -201,7 +196,7 @@ def _insert_events(conn: Connection, events: list[ValidEvent]) -> set[str]:
         finally:
             cur.close()
     events = sorted(events, key=lambda ev: ev.mid)  # one lock order for concurrent writers
-    stmt = _insert(conn, EVENTS).on_conflict_do_nothing(index_elements=["mid"])
+    stmt = insert_for(conn, EVENTS).on_conflict_do_nothing(index_elements=["mid"])
     result = conn.execute(stmt.returning(EVENTS.c.mid), [
         dict(zip(EVENT_COLUMNS, ev.row + (ev.chain_id, ev.duplicate_of), strict=True))
         for ev in events])
@@ -281,7 +276,7 @@ def _link_sessions(
 
     if new_rows:
         rows = [new_rows[k] for k in sorted(new_rows)]
-        stmt = _insert(conn, LINKS).on_conflict_do_nothing(index_elements=["site_id", "sid"])
+        stmt = insert_for(conn, LINKS).on_conflict_do_nothing(index_elements=["site_id", "sid"])
         result = conn.execute(stmt.returning(LINKS.c.site_id, LINKS.c.sid), rows)
         mine = {(r.site_id, r.sid) for r in result}
         raced = set(new_rows) - mine
@@ -329,7 +324,7 @@ def _flag_course_starts(conn: Connection, batches: Sequence[PreparedBatch]) -> N
          "mid": ev.mid, "ets": ev.ets}
         for k, ev in sorted(first.items(), key=lambda item: item[0])
     ]
-    stmt = _insert(conn, STARTS).on_conflict_do_nothing(
+    stmt = insert_for(conn, STARTS).on_conflict_do_nothing(
         index_elements=["site_id", "actor_id", "course_id", "chain_id"])
     result = conn.execute(stmt.returning(STARTS.c.mid), rows)
     canonical = {key: ev.mid for key, ev in first.items()}

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.core.mapping.caliper import MAPPED_EIDS as CALIPER_EIDS
 from collector.core.mapping.caliper import caliper_candidate
 from collector.core.mapping.xapi import MAPPED_EIDS as XAPI_EIDS
 from collector.core.mapping.xapi import xapi_candidate
 from collector.ingest.persist import BatchOutcome, PersistHook, PreparedBatch
+from collector.storage.dialect import insert_for
 from collector.storage.models import Event, ForwardState, OutboxEntry, now_ms
 
 OUTBOX: Table = OutboxEntry.__table__  # type: ignore[assignment]
@@ -116,8 +116,7 @@ def _mine(ids: Iterable[int], owner: str) -> Any:
 
 def _state(conn: Connection, target: str) -> None:
     """Make sure the target's state row exists (first use; several workers may race)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(STATE).values(target=target, sent=0, unmapped=0)
+    conn.execute(insert_for(conn, STATE).values(target=target, sent=0, unmapped=0)
                  .on_conflict_do_nothing(index_elements=["target"]))
 
 

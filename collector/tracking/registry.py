@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.core.events.validate import CUSTOM_NAME
+from collector.storage.dialect import insert_for
 from collector.storage.models import EventType, now_ms
 
 EVENT_TYPES: Table = EventType.__table__  # type: ignore[assignment]
@@ -153,8 +153,7 @@ def save_registration(conn: Connection, reg: Registration, *, strict: bool) -> s
     versions = _select(conn, reg.name)
     if reg.version not in versions:
         now = now_ms()
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(EVENT_TYPES).on_conflict_do_nothing(
+        stmt = insert_for(conn, EVENT_TYPES).on_conflict_do_nothing(
             index_elements=["name", "version"])
         result = conn.execute(stmt.returning(EVENT_TYPES.c.id), {
             "name": reg.name, "version": reg.version, "schema_id": reg.schema_id,

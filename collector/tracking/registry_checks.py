@@ -26,11 +26,10 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, Table, func, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from collector.core.events.validate import ValidEvent
 from collector.ingest.persist import BatchOutcome, PreparedBatch
+from collector.storage.dialect import insert_for, least_greatest
 from collector.storage.models import Event, EventName
 from collector.tracking.registry import (
     REGISTER_EVENT,
@@ -177,12 +176,9 @@ def _upsert_counters(conn: Connection, seen: dict[str, _Seen]) -> None:
              "last_seen": s.last_seen, "warned": s.warned, "last_warnings": s.last_warnings,
              "example": s.example}
             for name, s in sorted(seen.items())]  # sorted: same lock order in every writer
-    postgres = conn.dialect.name == "postgresql"
-    stmt = (pg_insert if postgres else sqlite_insert)(NAMES)
+    stmt = insert_for(conn, NAMES)
     new = stmt.excluded
-    # SQLite's scalar min()/max() take several arguments, like least()/greatest().
-    least = func.least if postgres else func.min
-    greatest = func.greatest if postgres else func.max
+    least, greatest = least_greatest(conn)
     stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={
         "count": NAMES.c.count + new.count,
         "first_seen": least(NAMES.c.first_seen, new.first_seen),
