@@ -7,8 +7,10 @@ import hmac
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -99,9 +101,20 @@ def login_required(view: F) -> F:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("dashboard.home")
+    """``target`` when it is a path on this site, else the dashboard.
+
+    Browsers drop tabs and newlines from a Location and read ``\\`` as ``/``, so a
+    value holding any whitespace, control or format character or a backslash is
+    refused outright rather than cleaned; what is left must parse as a bare path.
+    """
+    if not target or any(ch == "\\" or ch.isspace() or unicodedata.category(ch)[0] in "CZ"
+                         for ch in target):
+        return url_for("dashboard.home")
+    parts = urlsplit(target)
+    if (parts.scheme or parts.netloc or not target.startswith("/")
+            or target.startswith("//")):
+        return url_for("dashboard.home")
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
