@@ -12,7 +12,9 @@ Features extend ingest in three phases, each with one policy:
   :class:`~collector.ingest.persist.PersistHook` writes derived rows (dashboard tables,
   outbox, catalog counters) in the same transaction as the events. A hook that raises
   aborts the transaction; the writer then stores each batch of the group on its own, so
-  only the batch that made it fail is answered with an error.
+  only the batch that made it fail is affected: its events go to quarantine with the
+  reason and are acked as rejected (a retry would fail the same way). Only a database
+  that cannot be reached is answered with "storage unavailable".
 - **after commit** (:meth:`Pipeline.after_commit`): ``listener(site, stored_events)``
   runs once the batch is durable (live fan-out, wake-ups). A listener that raises is
   logged and skipped: a committed batch is always acked.

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from collector.core.events.validate import RejectedEvent
 from collector.ingest.persist import (
     BatchOutcome,
     PersistHook,
@@ -162,7 +163,7 @@ class BatchWriter:
                     log.error("writer: batch could not be stored: %s", reason)
                 else:
                     log.exception("writer: batch could not be stored")
-                group[0][1].set_exception(StorageUnavailable(f"could not store: {reason}"))
+                self._quarantine_batch(group[0], reason)
                 return
             # One batch poisoned the group: store the others on their own.
             for item in group:
@@ -170,6 +171,27 @@ class BatchWriter:
             return
         for (_, fut), outcome in zip(group, outcomes, strict=True):
             fut.set_result(outcome)
+
+    def _quarantine_batch(self, item: tuple[PreparedBatch, Future[BatchOutcome]],
+                          reason: object) -> None:
+        """A batch whose data the store refuses: keep its events in quarantine, ack them.
+
+        Answering "storage unavailable" would make the client resend the same data
+        forever; the events are kept, with the reason, where operators look.
+        """
+        batch, fut = item
+        message = f"event: could not be stored ({str(reason)[:200]})"
+        batch.rejected = sorted(
+            [*batch.rejected,
+             *(RejectedEvent(ev.index, ev.raw, ev.mid, [message]) for ev in batch.valid)],
+            key=lambda rej: rej.index)
+        batch.valid = []
+        batch.repeated_mids = []
+        try:
+            fut.set_result(self._transaction([batch])[0])
+        except Exception as exc:  # noqa: BLE001 - not even the quarantine could be written
+            log.error("writer: batch could not be quarantined: %s", exc)
+            fut.set_exception(StorageUnavailable(f"could not store: {reason}"))
 
     def _transaction(self, batches: list[PreparedBatch]) -> list[BatchOutcome]:
         with self.engine.connect() as conn:

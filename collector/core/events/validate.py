@@ -1,8 +1,12 @@
 """Validate one raw V3 event: schema (msgspec, one pass), then the collector's own rules.
 
-Hard rules reject the event (it goes to quarantine with its reasons). Soft problems that
-real clients produce and the spec's intent allows (an empty ``object``, ``sid: ""``,
-``ets`` in seconds) keep the event and record a warning on it.
+Only what the Telemetry V3 spec refuses (a missing required field, a wrong type) and what
+storage cannot hold (U+0000 in an identifier, an identifier over 256 characters, a time
+outside the epoch range) rejects the event (it goes to quarantine with its reasons).
+Everything else keeps the event and records a warning on it: soft problems that real
+clients produce (an empty ``object``, ``sid: ""``, ``ets`` in seconds) and the
+collector's own conventions (a Lesson on an ASSESS in a course, a course id on a course
+START/END, a lesson id on a lesson START/END).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from collector.core.events.schema import EVENT_TYPES, Envelope, Event
 DAY_MS = 86_400_000
 # Below this an epoch value is taken to be seconds (1e11 ms is March 1973).
 SECONDS_THRESHOLD = 100_000_000_000
+# Refused from here on (2100-01-01T00:00:00Z): far beyond any clock error, and every
+# stored time stays a valid datetime and fits a 64-bit column.
+MAX_ETS = 4_102_444_800_000
 CUSTOM_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$")
 
 _decoder = msgspec.json.Decoder(Event)
@@ -146,6 +153,9 @@ def _check(event: Any, raw: bytes, index: int, now_ms: int) -> ValidEvent | Reje
         ets = int(ets)
     if ets <= 0:
         errors.append("ets: must be a positive epoch time in milliseconds")
+    elif ets >= MAX_ETS:
+        errors.append(f"ets: out of range; must be an epoch time in milliseconds before "
+                      f"2100-01-01T00:00:00Z ({MAX_ETS})")
     elif ets < SECONDS_THRESHOLD:
         warnings.append(f"ets: {ets} looks like seconds, not milliseconds; read as {ets * 1000}")
         ets *= 1000
@@ -173,14 +183,18 @@ def _check(event: Any, raw: bytes, index: int, now_ms: int) -> ValidEvent | Reje
     course_id = course_id or _object_id(event, "Course")
     lesson_id = lesson_id or _object_id(event, "Lesson")
 
+    # The collector's own conventions: the spec does not require them, so an event that
+    # misses one is stored with a warning and every reader copes without it.
     if eid in ("START", "END") and edata_type == "course" and not course_id:
-        errors.append(f"{eid} of type course needs a course: object {{type: 'Course', id}} "
-                      "or context.cdata {type: 'Course', id}")
+        warnings.append(f"{eid} of type course without a course id (object {{type: 'Course', "
+                        "id}} or context.cdata {type: 'Course', id}); it takes no part in "
+                        "course_started de-duplication")
     if eid in ("START", "END") and edata_type == "lesson" and not lesson_id:
-        errors.append(f"{eid} of type lesson needs a lesson: object {{type: 'Lesson', id}} "
-                      "or context.cdata {type: 'Lesson', id}")
+        warnings.append(f"{eid} of type lesson without a lesson id (object {{type: 'Lesson', "
+                        "id}} or context.cdata {type: 'Lesson', id}); no lesson statement")
     if eid == "ASSESS" and course_id and not lesson_id:
-        errors.append("ASSESS inside a course needs a lesson: context.cdata {type: 'Lesson', id}")
+        warnings.append("ASSESS in a course without a lesson (context.cdata {type: 'Lesson', "
+                        "id}); mapped in the course's context")
 
     name = eid
     if eid == "EXDATA" and edata_type and CUSTOM_NAME.match(edata_type):
