@@ -29,13 +29,26 @@ def bench_group() -> None:
 
 @bench_group.command("ingest")
 @click.option("--events", default=200_000, show_default=True, type=click.IntRange(1000))
-@click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--batch", default=25, show_default=True, type=click.IntRange(1, 10_000),
+              help="Events per frame (tracker.js sends 25).")
 @click.option("--connections", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--database", help="A PostgreSQL server URL: the bench creates fresh "
+              "databases there and drops them afterwards (default: temp SQLite files).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes (collector serve --workers).")
+@click.option("--compression", type=click.Choice(["on", "off"]), default="on",
+              show_default=True, help="permessage-deflate, as browsers negotiate it; with "
+              "'on' the same traffic is also sent uncompressed and compared.")
 @click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object.")
-def bench_ingest(events: int, batch: int, connections: int, as_json: bool) -> None:
-    """Stream events over /v1/ws to a fresh server on a temp SQLite database."""
-
-    result = run_ingest_bench(events=events, batch=batch, connections=connections)
+def bench_ingest(events: int, batch: int, connections: int, database: str | None,
+                 workers: int, compression: str, as_json: bool) -> None:
+    """Stream events over /v1/ws to a fresh server vs a raw insert of the same rows."""
+    try:
+        result = run_ingest_bench(events=events, batch=batch, connections=connections,
+                                  database=database, workers=workers,
+                                  compression=compression == "on")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--database") from None
     echo_result(result, as_json)
 
 
