@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 
 from collector.outbound import outbox
 from collector.outbound.export import parse_time
-from collector.outbound.forwarder import ForwardReport
+from collector.outbound.forwarder import ForwardReport, release_orphaned_leases
 from collector.outbound.forwarding import forwarding_status, make_forwarder
 from collector.outbound.senders import ConfigError
 from collector.storage import engine as db
@@ -53,8 +53,9 @@ def forward(target: str, batch: int, retry_now: bool, requeue_failed: bool, back
                        err=True)
         if retry_now:
             outbox.retry_now(engine, target)
-        if db.is_sqlite(engine):
-            outbox.release_leases(engine, target)
+        # Rows leased by a running server's forwarder stay its own; only a crashed
+        # process's leases are freed (the others expire).
+        release_orphaned_leases(engine, target)
         progress = sys.stderr.isatty()
         total = ForwardReport()
         while True:

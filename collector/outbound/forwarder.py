@@ -29,6 +29,9 @@ from collector.outbound.senders import SendResult
 
 log = logging.getLogger(__name__)
 
+HOST = socket.gethostname()[:30]  # lease owners are "HOST:PID:RANDOM"
+_LIVE_OWNERS: set[str] = set()  # owners of this process's forwarders not closed yet
+
 
 class Sender(Protocol):
     target: str
@@ -85,7 +88,8 @@ class Forwarder:
         self.batch = batch
         self.lease_ms = lease_ms
         self.backoff_s = backoff_s
-        self.owner = owner or f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner or f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        _LIVE_OWNERS.add(self.owner)
 
     def forward_once(self) -> ForwardReport:
         """Claim one batch of due rows and settle it."""
@@ -177,7 +181,46 @@ class Forwarder:
         return int(delay * 1000 * random.uniform(1.0, 1.25))
 
     def close(self) -> None:
+        _LIVE_OWNERS.discard(self.owner)
         self.sender.close()
+
+
+def owner_is_gone(owner: str) -> bool:
+    """True when ``owner`` names a forwarder that surely no longer runs.
+
+    Only owners on this host can be checked: their process is gone (or a zombie), or it
+    is this process but no forwarder of it has that name (an earlier process with the
+    same pid, e.g. a restarted container). Owners on other hosts are never gone here;
+    their leases expire.
+    """
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != HOST or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return owner not in _LIVE_OWNERS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: alive, another user's
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def release_orphaned_leases(engine: Engine, target: str) -> int:
+    """Free the leases of ``target`` held by forwarders that are gone (a crash).
+
+    Leases of live forwarders (a running server's, while ``collector forward`` runs)
+    are kept; rows of a forwarder on another host wait for their lease to expire.
+    """
+    gone = [owner for owner in outbox.lease_owners(engine, target) if owner_is_gone(owner)]
+    return outbox.release_leases(engine, target, gone) if gone else 0
 
 
 class ForwarderThread(threading.Thread):

@@ -18,10 +18,15 @@ from flask import Flask, current_app
 
 from collector.core.mapping import public_base
 from collector.ingest.pipeline import get_pipeline
-from collector.outbound.forwarder import Forwarder, ForwarderThread, Sender
-from collector.outbound.outbox import outbox_hook, release_leases, target_status
+from collector.outbound.forwarder import (
+    Forwarder,
+    ForwarderThread,
+    Sender,
+    release_orphaned_leases,
+)
+from collector.outbound.outbox import outbox_hook, target_status
 from collector.outbound.senders import CaliperSender, ConfigError, LrsSender
-from collector.storage.engine import get_engine, is_sqlite
+from collector.storage.engine import get_engine
 
 EXTENSION = "collector.outbound.forwarding"
 
@@ -80,8 +85,7 @@ def start_forwarders(app: Flask) -> list[ForwarderThread]:
         return threads
     engine = get_engine(app)
     for target in state["targets"]:
-        if is_sqlite(engine):  # SQLite runs one process: leases left by a crash are stale
-            release_leases(engine, target)
+        release_orphaned_leases(engine, target)  # left by a crashed process of this host
         thread = ForwarderThread(make_forwarder(app, target), state["wake"])
         thread.start()
         threads.append(thread)

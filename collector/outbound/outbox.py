@@ -122,15 +122,20 @@ def _state(conn: Connection, target: str) -> None:
 
 def complete(engine: Engine, target: str, owner: str, sent: Sequence[int],
              unmapped: Sequence[int]) -> None:
-    """Delete rows the receiver acknowledged (and rows with nothing to send); count them."""
+    """Delete rows the receiver acknowledged (and rows with nothing to send); count them.
+
+    Only rows still leased to ``owner`` count: a row whose lease expired mid-send may
+    have been claimed and counted by another forwarder already.
+    """
     if not sent and not unmapped:
         return
     with engine.begin() as conn:
-        conn.execute(delete(OUTBOX).where(_mine([*sent, *unmapped], owner)))
+        counts = [conn.execute(delete(OUTBOX).where(_mine(ids, owner))).rowcount or 0
+                  if ids else 0 for ids in (sent, unmapped)]
         _state(conn, target)
-        values: dict[str, Any] = {"sent": STATE.c.sent + len(sent),
-                                  "unmapped": STATE.c.unmapped + len(unmapped)}
-        if sent:
+        values: dict[str, Any] = {"sent": STATE.c.sent + counts[0],
+                                  "unmapped": STATE.c.unmapped + counts[1]}
+        if counts[0]:
             values["last_sent_at"] = now_ms()
         conn.execute(update(STATE).where(STATE.c.target == target).values(**values))
 
@@ -162,11 +167,21 @@ def _record_error(conn: Connection, target: str, error: str, now: int) -> None:
         last_error=error[:2000], last_error_at=now))
 
 
-def release_leases(engine: Engine, target: str) -> int:
-    """Free every lease of ``target`` (one-process SQLite start-up: no other owner lives)."""
+def lease_owners(engine: Engine, target: str, now: int | None = None) -> list[str]:
+    """Owners holding a lease of ``target`` that has not expired yet."""
+    now = now_ms() if now is None else now
+    with engine.connect() as conn:
+        return [str(owner) for owner in conn.scalars(
+            select(OUTBOX.c.lease_owner).distinct().where(
+                OUTBOX.c.target == target, OUTBOX.c.lease_until > now,
+                OUTBOX.c.lease_owner.is_not(None)))]
+
+
+def release_leases(engine: Engine, target: str, owners: Sequence[str]) -> int:
+    """Free the leases of ``target`` held by ``owners`` (forwarders known to be gone)."""
     with engine.begin() as conn:
         result = conn.execute(update(OUTBOX).where(
-            OUTBOX.c.target == target, OUTBOX.c.lease_until > 0).values(
+            OUTBOX.c.target == target, OUTBOX.c.lease_owner.in_(list(owners))).values(
             lease_until=0, lease_owner=None))
     return int(result.rowcount or 0)
 
