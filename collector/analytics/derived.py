@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, func, select
 
 from collector.analytics import timeline
 from collector.analytics.keys import KeyCatalog
@@ -31,11 +31,9 @@ from collector.ingest.persist import BatchOutcome, PreparedBatch
 from collector.ingest.pipeline import get_pipeline
 from collector.storage.dialect import insert_for, is_postgres
 from collector.storage.engine import get_engine
-from collector.storage.models import DashKey, Site
+from collector.storage.models import DASH_KEYS, Site
 
 log = logging.getLogger(__name__)
-
-KEYS: Table = DashKey.__table__  # type: ignore[assignment]
 
 MAX_CACHED_KEYS = 200_000
 MAX_REASON = 300
@@ -177,8 +175,8 @@ class DerivedTables:
         ids = list(wanted.values())
         found: set[int] = set()
         for i in range(0, len(ids), 500):
-            found.update(conn.execute(select(KEYS.c.id).where(KEYS.c.id.in_(ids[i:i + 500])))
-                         .scalars())
+            found.update(conn.execute(
+                select(DASH_KEYS.c.id).where(DASH_KEYS.c.id.in_(ids[i:i + 500]))).scalars())
         if len(self._keys) + len(found) > MAX_CACHED_KEYS:
             self._keys.clear()
         self._keys.update((k, v) for k, v in wanted.items() if v in found)
@@ -193,15 +191,16 @@ class DerivedTables:
                  "course_id": k[3], "page_id": k[4], "object_type": k[5],
                  "edata_type": k[6], "target": k[7]}
                 for (site, fp), k in sorted(by_fp.items())]
-        conn.execute(insert_for(conn, KEYS).on_conflict_do_nothing(
+        conn.execute(insert_for(conn, DASH_KEYS).on_conflict_do_nothing(
             index_elements=["site_id", "fingerprint"]), rows)
         sites = {site for site, _ in by_fp}
         for site in sites:
             fps = [fp for s, fp in by_fp if s == site]
             for i in range(0, len(fps), 500):
                 for key_id, fp in conn.execute(
-                        select(KEYS.c.id, KEYS.c.fingerprint).where(
-                            KEYS.c.site_id == site, KEYS.c.fingerprint.in_(fps[i:i + 500]))):
+                        select(DASH_KEYS.c.id, DASH_KEYS.c.fingerprint).where(
+                            DASH_KEYS.c.site_id == site,
+                            DASH_KEYS.c.fingerprint.in_(fps[i:i + 500]))):
                     key = by_fp[(site, fp)]
                     ids[key] = key_id
                     self._unconfirmed[key] = key_id

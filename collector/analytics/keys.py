@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
-from collector.storage.models import DashKey
+from collector.storage.models import DASH_KEYS, DashKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class KeyCatalog:
             return dict(self._keys)
 
     def _read(self, conn: Connection, where: object) -> None:
-        cols = DashKey.__table__.c
+        cols = DASH_KEYS.c
         rows = conn.execute(select(cols.id, cols.site_id, cols.eid, cols.name, cols.course_id,
                                    cols.page_id, cols.object_type, cols.edata_type,
                                    cols.target).where(where))  # type: ignore[arg-type]

@@ -9,7 +9,14 @@ from sqlalchemy import Connection, func, select
 
 from collector.analytics.keys import KeyInfo
 from collector.analytics.pathrules import Cleaner
-from collector.storage.models import DashKeyHour, DashMinute, DashSession, Event, Site, now_ms
+from collector.storage.models import (
+    DASH_KEY_HOURS,
+    DASH_MINUTES,
+    DASH_SESSIONS,
+    EVENTS,
+    Site,
+    now_ms,
+)
 
 ACTIVE_MS = 5 * 60_000
 TAIL = 20
@@ -28,13 +35,13 @@ def overview(conn: Connection, keys: dict[int, KeyInfo], cleaners: dict[int, Cle
              site_id: int | None, *, minutes: int = 60, now: int | None = None) -> Overview:
     """Everything the overview page shows, from the derived tables (plus the newest rows)."""
     now = now_ms() if now is None else now
-    m = DashMinute.__table__.c
+    m = DASH_MINUTES.c
     site_filter = [m.site_id == site_id] if site_id is not None else []
     sums = conn.execute(select(func.coalesce(func.sum(m.events), 0),
                                func.coalesce(func.sum(m.course_starts), 0),
                                func.coalesce(func.sum(m.course_ends), 0),
                                func.coalesce(func.sum(m.rejected), 0)).where(*site_filter)).one()
-    s = DashSession.__table__.c
+    s = DASH_SESSIONS.c
     sessions = select(func.count(func.distinct(s.session_id))).where(s.session_id != "")
     active = sessions.where(s.last_received >= now - ACTIVE_MS)
     if site_id is not None:
@@ -62,7 +69,7 @@ def overview(conn: Connection, keys: dict[int, KeyInfo], cleaners: dict[int, Cle
 def top_pages(conn: Connection, keys: dict[int, KeyInfo], cleaners: dict[int, Cleaner],
               site_id: int | None, *, since_ms: int, limit: int = 10) -> list[tuple[str, int]]:
     """Most viewed pages (cleaned labels) since ``since_ms`` (server time, hourly)."""
-    h = DashKeyHour.__table__.c
+    h = DASH_KEY_HOURS.c
     stmt = (select(h.key_id, func.sum(h.events)).where(h.hour >= since_ms // 3_600_000)
             .group_by(h.key_id))
     if site_id is not None:
@@ -81,7 +88,7 @@ def top_pages(conn: Connection, keys: dict[int, KeyInfo], cleaners: dict[int, Cl
 def latest_events(conn: Connection, site_id: int | None, limit: int = TAIL
                   ) -> list[dict[str, Any]]:
     """The newest stored events, in the shape live updates use."""
-    e = Event.__table__.c
+    e = EVENTS.c
     stmt = (select(Site.name, e.mid, e.eid, e.name, e.ets, e.sid, e.actor_id, e.course_id,
                    e.lesson_id, e.page_id, e.uri, e.object_id, e.edata_type, e.duplicate_of)
             .join(Site, Site.id == e.site_id).order_by(e.id.desc()).limit(limit))

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, literal_column, select
 
-from collector.storage.models import DashMinute, DashRejectReason, RejectedEvent, Site
+from collector.storage.models import DASH_MINUTES, DASH_REJECT_REASONS, REJECTED_EVENTS, Site
 
 RAW_PAGE = 50
 
@@ -22,18 +22,18 @@ class RejectedView:
 
 def rejected_view(conn: Connection, site_id: int | None, since_ms: int, *,
                   reason: str | None = None, limit: int = RAW_PAGE) -> RejectedView:
-    r = DashRejectReason.__table__.c
+    r = DASH_REJECT_REASONS.c
     stmt = (select(r.reason, func.sum(r.events).label("n"))
             .where(r.hour >= since_ms // 3_600_000).group_by(r.reason)
             .order_by(func.sum(r.events).desc(), r.reason).limit(100))
-    m = DashMinute.__table__.c
+    m = DASH_MINUTES.c
     # Integer division by an inlined constant: with a bound parameter each occurrence
     # gets its own, and PostgreSQL then sees SELECT and GROUP BY as different expressions.
     hour = (m.minute // literal_column("60")).label("hour")
     hourly = (select(hour, func.sum(m.rejected))
               .where(m.minute >= since_ms // 60_000, m.rejected > 0)
               .group_by(hour).order_by(hour))
-    q = RejectedEvent.__table__.c
+    q = REJECTED_EVENTS.c
     raw = (select(q.id, Site.name, q.transport, q.received_at, q.batch_index, q.mid, q.reasons,
                   q.payload).outerjoin(Site, Site.id == q.site_id)
            .order_by(q.id.desc()).limit(limit))

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from collector.storage.models import DashSession
+from collector.storage.models import DASH_SESSIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ def timelines(conn: Connection, scope: Scope, *, with_sessions_only: bool = Fals
     Course is not filtered here: a session can visit several courses, so callers filter
     tokens by the course of their key.
     """
-    t = DashSession.__table__.c
+    t = DASH_SESSIONS.c
     stmt = select(t.site_id, t.session_id, t.actor_id, t.in_order, t.timeline)
     if scope.site_id is not None:
         stmt = stmt.where(t.site_id == scope.site_id)

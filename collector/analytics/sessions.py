@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from collector.analytics.scope import Scope
-from collector.storage.models import DashSession, Event, SessionLink, Site
+from collector.storage.models import DASH_SESSIONS, EVENTS, SessionLink, Site
 
 PAGE = 100
 MAX_TIMELINE = 2000
@@ -25,7 +25,7 @@ class SessionFilter:
 
 def list_sessions(conn: Connection, flt: SessionFilter, limit: int = PAGE) -> list[Any]:
     """Newest sessions first (by last event received)."""
-    s = DashSession.__table__.c
+    s = DASH_SESSIONS.c
     stmt = (select(Site.name.label("site"), s.site_id, s.session_id, s.actor_id, s.course_id,
                    s.env, s.first_ets, s.last_ets, s.last_received, s.events, s.dup_starts)
             .join(Site, Site.id == s.site_id).where(s.session_id != "")
@@ -78,7 +78,7 @@ def session_events(conn: Connection, session_id: str, site_id: int | None = None
         sids.update((site, sid) for sid in conn.execute(
             select(SessionLink.sid).where(SessionLink.site_id == site,
                                           SessionLink.root_sid == root)).scalars())
-    e = Event.__table__.c
+    e = EVENTS.c
     out: list[TimelineEvent] = []
     for site, sid in sorted(sids):
         rows = conn.execute(

@@ -9,12 +9,12 @@ from sqlalchemy import Connection, LargeBinary, Table, and_, case, cast, func
 
 from collector.analytics import timeline
 from collector.storage.dialect import insert_for, is_postgres, least_greatest
-from collector.storage.models import DashKeyHour, DashMinute, DashRejectReason, DashSession
-
-SESSIONS: Table = DashSession.__table__  # type: ignore[assignment]
-MINUTES: Table = DashMinute.__table__  # type: ignore[assignment]
-KEY_HOURS: Table = DashKeyHour.__table__  # type: ignore[assignment]
-REASONS: Table = DashRejectReason.__table__  # type: ignore[assignment]
+from collector.storage.models import (
+    DASH_KEY_HOURS,
+    DASH_MINUTES,
+    DASH_REJECT_REASONS,
+    DASH_SESSIONS,
+)
 
 
 class PreparedUpsert:
@@ -46,11 +46,11 @@ class PreparedUpsert:
 
 
 def _session_upsert(dialect: str) -> Any:
-    stmt = insert_for(dialect, SESSIONS)
+    stmt = insert_for(dialect, DASH_SESSIONS)
     new = stmt.excluded
     postgres = is_postgres(dialect)
     least, greatest = least_greatest(dialect)
-    t = SESSIONS.c
+    t = DASH_SESSIONS.c
     appended: Any = t.timeline.op("||")(new.timeline)
     if not postgres:  # SQLite's || yields text; the bytes are kept, the type is not
         appended = cast(appended, LargeBinary)
@@ -86,8 +86,8 @@ def _counter_upsert(table: Table, key: list[str], counters: list[str]) -> Callab
 
 SESSION_UPSERT = PreparedUpsert(_session_upsert)
 MINUTE_UPSERT = PreparedUpsert(_counter_upsert(
-    MINUTES, ["site_id", "minute"], ["events", "course_starts", "course_ends", "rejected"]))
-KEY_HOUR_UPSERT = PreparedUpsert(_counter_upsert(KEY_HOURS, ["site_id", "hour", "key_id"],
-                                                 ["events"]))
-REASON_UPSERT = PreparedUpsert(_counter_upsert(REASONS, ["site_id", "hour", "reason"],
-                                               ["events"]))
+    DASH_MINUTES, ["site_id", "minute"], ["events", "course_starts", "course_ends", "rejected"]))
+KEY_HOUR_UPSERT = PreparedUpsert(_counter_upsert(
+    DASH_KEY_HOURS, ["site_id", "hour", "key_id"], ["events"]))
+REASON_UPSERT = PreparedUpsert(_counter_upsert(
+    DASH_REJECT_REASONS, ["site_id", "hour", "reason"], ["events"]))

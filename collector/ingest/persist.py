@@ -15,18 +15,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, select
 
 from collector.core.events.validate import RejectedEvent, ValidEvent
 from collector.storage.dialect import insert_for
-from collector.storage.models import CourseStart, DuplicateReceipt, Event, SessionLink
-from collector.storage.models import RejectedEvent as RejectedRow
+from collector.storage.models import (
+    COURSE_STARTS,
+    DUPLICATE_RECEIPTS,
+    EVENTS,
+    REJECTED_EVENTS,
+    SESSION_LINKS,
+)
 
-EVENTS: Table = Event.__table__  # type: ignore[assignment]
-LINKS: Table = SessionLink.__table__  # type: ignore[assignment]
-STARTS: Table = CourseStart.__table__  # type: ignore[assignment]
-REJECTED: Table = RejectedRow.__table__  # type: ignore[assignment]
-RECEIPTS: Table = DuplicateReceipt.__table__  # type: ignore[assignment]
 MAX_RAW_QUARANTINE = 64 * 1024
 
 
@@ -126,9 +126,9 @@ def persist_group(
         quarantine.extend(_rejected_rows(batch))
         outcomes.append(BatchOutcome(stored, len(dup_mids)))
     if quarantine:
-        conn.execute(REJECTED.insert(), quarantine)
+        conn.execute(REJECTED_EVENTS.insert(), quarantine)
     if receipts:
-        conn.execute(RECEIPTS.insert(), receipts)
+        conn.execute(DUPLICATE_RECEIPTS.insert(), receipts)
     for hook in hooks:
         hook(conn, batches, outcomes)
     return outcomes, learned
@@ -276,8 +276,9 @@ def _link_sessions(
 
     if new_rows:
         rows = [new_rows[k] for k in sorted(new_rows)]
-        stmt = insert_for(conn, LINKS).on_conflict_do_nothing(index_elements=["site_id", "sid"])
-        result = conn.execute(stmt.returning(LINKS.c.site_id, LINKS.c.sid), rows)
+        stmt = insert_for(conn, SESSION_LINKS).on_conflict_do_nothing(
+            index_elements=["site_id", "sid"])
+        result = conn.execute(stmt.returning(SESSION_LINKS.c.site_id, SESSION_LINKS.c.sid), rows)
         mine = {(r.site_id, r.sid) for r in result}
         raced = set(new_rows) - mine
         if raced:  # another process linked these sids first: its roots are the truth
@@ -299,8 +300,8 @@ def _select_roots(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[in
     for site_id, sids in by_site.items():
         for i in range(0, len(sids), 500):
             rows = conn.execute(
-                select(LINKS.c.sid, LINKS.c.root_sid).where(
-                    LINKS.c.site_id == site_id, LINKS.c.sid.in_(sids[i:i + 500]))
+                select(SESSION_LINKS.c.sid, SESSION_LINKS.c.root_sid).where(
+                    SESSION_LINKS.c.site_id == site_id, SESSION_LINKS.c.sid.in_(sids[i:i + 500]))
             )
             for sid, root in rows:
                 found[(site_id, sid)] = root
@@ -324,16 +325,17 @@ def _flag_course_starts(conn: Connection, batches: Sequence[PreparedBatch]) -> N
          "mid": ev.mid, "ets": ev.ets}
         for k, ev in sorted(first.items(), key=lambda item: item[0])
     ]
-    stmt = insert_for(conn, STARTS).on_conflict_do_nothing(
+    stmt = insert_for(conn, COURSE_STARTS).on_conflict_do_nothing(
         index_elements=["site_id", "actor_id", "course_id", "chain_id"])
-    result = conn.execute(stmt.returning(STARTS.c.mid), rows)
+    result = conn.execute(stmt.returning(COURSE_STARTS.c.mid), rows)
     canonical = {key: ev.mid for key, ev in first.items()}
     new_mids = set(result.scalars().all())
     conflicted = [key for key, ev in first.items() if ev.mid not in new_mids]
+    t = COURSE_STARTS.c
     for key in conflicted:  # an earlier group or process stored this key's start
         canonical[key] = conn.execute(
-            select(STARTS.c.mid).where(STARTS.c.site_id == key[0], STARTS.c.actor_id == key[1],
-                                       STARTS.c.course_id == key[2], STARTS.c.chain_id == key[3])
+            select(t.mid).where(t.site_id == key[0], t.actor_id == key[1],
+                                t.course_id == key[2], t.chain_id == key[3])
         ).scalar_one()
     for key, ev in starts:
         mid = canonical[key]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
 from collector.core.mapping.caliper import MAPPED_EIDS as CALIPER_EIDS
 from collector.core.mapping.caliper import caliper_candidate
@@ -21,11 +21,8 @@ from collector.core.mapping.xapi import MAPPED_EIDS as XAPI_EIDS
 from collector.core.mapping.xapi import xapi_candidate
 from collector.ingest.persist import BatchOutcome, PersistHook, PreparedBatch
 from collector.storage.dialect import insert_for
-from collector.storage.models import Event, ForwardState, OutboxEntry, now_ms
+from collector.storage.models import EVENTS, FORWARD_STATE, OUTBOX, now_ms
 
-OUTBOX: Table = OutboxEntry.__table__  # type: ignore[assignment]
-STATE: Table = ForwardState.__table__  # type: ignore[assignment]
-EVENTS: Table = Event.__table__  # type: ignore[assignment]
 TARGETS = ("xapi", "caliper")
 _SQLITE_INSERT = ("INSERT INTO outbox (target, mid, created_at, next_attempt_at, attempts, "
                   "lease_until, lease_owner, failed, last_error) VALUES (?, ?, ?, 0, 0, 0, "
@@ -116,7 +113,7 @@ def _mine(ids: Iterable[int], owner: str) -> Any:
 
 def _state(conn: Connection, target: str) -> None:
     """Make sure the target's state row exists (first use; several workers may race)."""
-    conn.execute(insert_for(conn, STATE).values(target=target, sent=0, unmapped=0)
+    conn.execute(insert_for(conn, FORWARD_STATE).values(target=target, sent=0, unmapped=0)
                  .on_conflict_do_nothing(index_elements=["target"]))
 
 
@@ -133,11 +130,11 @@ def complete(engine: Engine, target: str, owner: str, sent: Sequence[int],
         counts = [conn.execute(delete(OUTBOX).where(_mine(ids, owner))).rowcount or 0
                   if ids else 0 for ids in (sent, unmapped)]
         _state(conn, target)
-        values: dict[str, Any] = {"sent": STATE.c.sent + counts[0],
-                                  "unmapped": STATE.c.unmapped + counts[1]}
+        values: dict[str, Any] = {"sent": FORWARD_STATE.c.sent + counts[0],
+                                  "unmapped": FORWARD_STATE.c.unmapped + counts[1]}
         if counts[0]:
             values["last_sent_at"] = now_ms()
-        conn.execute(update(STATE).where(STATE.c.target == target).values(**values))
+        conn.execute(update(FORWARD_STATE).where(FORWARD_STATE.c.target == target).values(**values))
 
 
 def retry_later(engine: Engine, target: str, owner: str, rows: Sequence[Claimed], error: str,
@@ -163,7 +160,7 @@ def fail(engine: Engine, target: str, owner: str, row: Claimed, error: str) -> N
 
 def _record_error(conn: Connection, target: str, error: str, now: int) -> None:
     _state(conn, target)
-    conn.execute(update(STATE).where(STATE.c.target == target).values(
+    conn.execute(update(FORWARD_STATE).where(FORWARD_STATE.c.target == target).values(
         last_error=error[:2000], last_error_at=now))
 
 
@@ -239,7 +236,7 @@ def outbox_counts(conn: Connection) -> dict[str, int]:
         if target in TARGETS:
             counts[f"{target}_{'failed' if failed else 'pending'}"] = int(n)
     for target, sent, unmapped in conn.execute(
-            select(STATE.c.target, STATE.c.sent, STATE.c.unmapped)):
+            select(FORWARD_STATE.c.target, FORWARD_STATE.c.sent, FORWARD_STATE.c.unmapped)):
         if target in TARGETS:
             counts[f"{target}_sent"] = int(sent)
             counts[f"{target}_unmapped"] = int(unmapped)
@@ -250,7 +247,7 @@ def target_status(engine: Engine, target: str) -> dict[str, Any]:
     """Counts plus the last outcome of one target (dashboard status)."""
     with engine.connect() as conn:
         counts = outbox_counts(conn)
-        row = conn.execute(select(STATE).where(STATE.c.target == target)).first()
+        row = conn.execute(select(FORWARD_STATE).where(FORWARD_STATE.c.target == target)).first()
         oldest = conn.scalar(select(func.min(OUTBOX.c.created_at)).where(
             OUTBOX.c.target == target, OUTBOX.c.failed.is_(False)))
         last_failure = conn.scalar(select(OUTBOX.c.last_error).where(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -334,3 +336,27 @@ class SavedFunnel(Base):
     query: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+
+
+# --- the tables, typed for Core statements (bulk inserts, upserts, selects) ---------
+
+
+def _table(model: type[Base]) -> Table:
+    # Declarative types __table__ as FromClause; a mapped class's is always a Table.
+    return cast(Table, model.__table__)
+
+
+EVENTS = _table(Event)
+REJECTED_EVENTS = _table(RejectedEvent)
+SESSION_LINKS = _table(SessionLink)
+COURSE_STARTS = _table(CourseStart)
+DUPLICATE_RECEIPTS = _table(DuplicateReceipt)
+OUTBOX = _table(OutboxEntry)
+FORWARD_STATE = _table(ForwardState)
+EVENT_TYPES = _table(EventType)
+EVENT_NAMES = _table(EventName)
+DASH_KEYS = _table(DashKey)
+DASH_SESSIONS = _table(DashSession)
+DASH_MINUTES = _table(DashMinute)
+DASH_KEY_HOURS = _table(DashKeyHour)
+DASH_REJECT_REASONS = _table(DashRejectReason)

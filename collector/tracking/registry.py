@@ -20,13 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from collector.core.events.validate import CUSTOM_NAME
 from collector.storage.dialect import insert_for
-from collector.storage.models import EventType, now_ms
+from collector.storage.models import EVENT_TYPES, now_ms
 
-EVENT_TYPES: Table = EventType.__table__  # type: ignore[assignment]
 REGISTER_EVENT = "collector.register"  # edata.type of a browser registration
 RESERVED_PREFIX = "collector."  # the collector's own names: registered from Python only
 MAX_FIELDS = 200

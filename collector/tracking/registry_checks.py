@@ -25,12 +25,12 @@ from operator import attrgetter, ne
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Table, func, update
+from sqlalchemy import Connection, func, update
 
 from collector.core.events.validate import ValidEvent
 from collector.ingest.persist import BatchOutcome, PreparedBatch
 from collector.storage.dialect import insert_for, least_greatest
-from collector.storage.models import Event, EventName
+from collector.storage.models import EVENT_NAMES, EVENTS
 from collector.tracking.registry import (
     REGISTER_EVENT,
     Registry,
@@ -40,8 +40,6 @@ from collector.tracking.registry import (
 
 log = logging.getLogger("collector.registry")
 
-NAMES: Table = EventName.__table__  # type: ignore[assignment]
-EVENTS: Table = Event.__table__  # type: ignore[assignment]
 MAX_EXAMPLE = 8192
 LOG_REPEAT_SECONDS = 60.0
 
@@ -176,16 +174,16 @@ def _upsert_counters(conn: Connection, seen: dict[str, _Seen]) -> None:
              "last_seen": s.last_seen, "warned": s.warned, "last_warnings": s.last_warnings,
              "example": s.example}
             for name, s in sorted(seen.items())]  # sorted: same lock order in every writer
-    stmt = insert_for(conn, NAMES)
+    stmt = insert_for(conn, EVENT_NAMES)
     new = stmt.excluded
     least, greatest = least_greatest(conn)
     stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={
-        "count": NAMES.c.count + new.count,
-        "first_seen": least(NAMES.c.first_seen, new.first_seen),
-        "last_seen": greatest(NAMES.c.last_seen, new.last_seen),
-        "warned": NAMES.c.warned + new.warned,
-        "last_warnings": func.coalesce(new.last_warnings, NAMES.c.last_warnings),
-        "example": func.coalesce(NAMES.c.example, new.example),
+        "count": EVENT_NAMES.c.count + new.count,
+        "first_seen": least(EVENT_NAMES.c.first_seen, new.first_seen),
+        "last_seen": greatest(EVENT_NAMES.c.last_seen, new.last_seen),
+        "warned": EVENT_NAMES.c.warned + new.warned,
+        "last_warnings": func.coalesce(new.last_warnings, EVENT_NAMES.c.last_warnings),
+        "example": func.coalesce(EVENT_NAMES.c.example, new.example),
     })
     conn.execute(stmt, rows)
 
