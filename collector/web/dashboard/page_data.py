@@ -22,6 +22,7 @@ from collector.analytics.sessions import SessionFilter, list_sessions, session_e
 from collector.storage.models import PathRule, SavedFunnel, now_ms
 from collector.web.dashboard import figures
 from collector.web.dashboard.params import (
+    MAX_EPOCH_MS,
     flow_spec_from,
     funnel_spec_from,
     int_param,
@@ -161,11 +162,11 @@ def csv_cell(value: object) -> str:
 
 
 def sessions_data(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
-    before = request.args.get("before") or None
+    before = int_param(request.args, "before", -1, low=0, high=MAX_EPOCH_MS)
     flt = SessionFilter(scope=scope_from(request.args, sites),
                         actor=(request.args.get("actor") or "").strip() or None,
                         duplicates_only=request.args.get("dups") in ("1", "on"),
-                        before=int(before) if before and before.isdigit() else None)
+                        before=None if before < 0 else before)
     rows = list_sessions(conn, flt)
     table: list[list[Cell]] = [
         [link(r.session_id, url_for("dashboard.session", sid=r.session_id, site=r.site)),
@@ -196,9 +197,7 @@ def session_data(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
 
 def rejected_data(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
     scope = scope_from(MultiDict({"site": request.args.get("site", "")}), sites)
-    days = int_param(request.args, "days", 7)
-    if not 1 <= days <= 3650:
-        raise ValueError("days: between 1 and 3650")
+    days = int_param(request.args, "days", 7, low=1, high=3650)
     view = rejected_view(conn, scope.site_id, now_ms() - days * 86_400_000,
                          reason=(request.args.get("reason") or "").strip() or None)
     base = MultiDict(request.args)

@@ -5,17 +5,23 @@ Every page is a GET form, so its URL is the shareable definition of what it show
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Connection, select
 from werkzeug.datastructures import MultiDict
 
-from collector.analytics.flow import FlowSpec
+from collector.analytics.flow import MAX_DEPTH, MIN_DEPTH, FlowSpec
 from collector.analytics.funnel import MAX_STEPS, FunnelSpec, parse_step
 from collector.analytics.scope import Scope
 from collector.outbound.export import parse_time
 from collector.storage.models import Site
 
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,30}")
+# Epoch-ms cursors (``before``) stay within what datetimes and 64-bit columns hold.
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MAX_TOP = 50
+MAX_MIN_LINK = 1_000_000_000
 WINDOW_UNITS = {"minutes": 60_000, "hours": 3_600_000, "days": 86_400_000}
 
 
@@ -24,14 +30,22 @@ def site_names(conn: Connection) -> dict[str, int]:
                                                              .order_by(Site.name))}
 
 
-def int_param(args: MultiDict[str, str], name: str, default: int) -> int:
+def int_param(args: MultiDict[str, str], name: str, default: int, *, low: int,
+              high: int) -> int:
+    """The whole number ``name`` in [low, high] (``default`` when absent), else ValueError.
+
+    Only ASCII digits count (``int()`` also reads other scripts' digits), and the range
+    check comes before any query, so no value reaches the database out of its range.
+    """
     raw = (args.get(name) or "").strip()
     if not raw:
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name}: {raw[:40]!r} is not a whole number") from None
+    if not WHOLE_NUMBER.fullmatch(raw):
+        raise ValueError(f"{name}: {raw[:40]!r} is not a whole number")
+    value = int(raw)
+    if not low <= value <= high:
+        raise ValueError(f"{name}: between {low} and {high}")
+    return value
 
 
 def scope_from(args: MultiDict[str, str], sites: dict[str, int]) -> Scope:
@@ -51,9 +65,9 @@ def scope_from(args: MultiDict[str, str], sites: dict[str, int]) -> Scope:
 def flow_spec_from(args: MultiDict[str, str], sites: dict[str, int]) -> FlowSpec:
     return FlowSpec(
         scope=scope_from(args, sites),
-        depth=int_param(args, "depth", 5),
-        top=int_param(args, "top", 8),
-        min_link=int_param(args, "min_link", 1),
+        depth=int_param(args, "depth", 5, low=MIN_DEPTH, high=MAX_DEPTH),
+        top=int_param(args, "top", 8, low=1, high=MAX_TOP),
+        min_link=int_param(args, "min_link", 1, low=1, high=MAX_MIN_LINK),
         anchor=args.get("anchor") or "entry",
         page=(args.get("page") or "").strip() or None,
         interactions=args.get("interactions") in ("1", "on", "true"),
@@ -70,9 +84,7 @@ def funnel_spec_from(args: MultiDict[str, str], sites: dict[str, int]) -> Funnel
     unit = args.get("window_unit") or "days"
     if unit not in WINDOW_UNITS:
         raise ValueError(f"window unit: one of {', '.join(WINDOW_UNITS)}")
-    window = int_param(args, "window", 1)
-    if not 1 <= window <= 100_000:
-        raise ValueError("window: between 1 and 100000")
+    window = int_param(args, "window", 1, low=1, high=100_000)
     return FunnelSpec(steps=steps, mode=args.get("mode") or "ordered",
                       window_ms=window * WINDOW_UNITS[unit], unit=args.get("by") or "session",
                       scope=scope_from(args, sites))

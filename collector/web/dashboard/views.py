@@ -25,7 +25,8 @@ from sqlalchemy import Connection, delete, insert, select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from collector.analytics.flow import node_sessions
+from collector.analytics.flow import MAX_DEPTH, node_sessions
+from collector.analytics.funnel import MAX_STEPS
 from collector.analytics.pathrules import MAX_RULES, check_label, compile_pattern
 from collector.storage.engine import get_engine
 from collector.storage.models import PathRule, SavedFunnel, now_ms
@@ -124,7 +125,7 @@ def flow_node_json() -> Response:
 
     def build(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
         _spec, result = flow_result(conn, sites, keep_sessions=True)
-        step = int_param(request.args, "node_step", 0)
+        step = int_param(request.args, "node_step", 0, low=0, high=MAX_DEPTH - 1)
         label = request.args.get("node_label") or ""
         names = {v: k for k, v in sites.items()}
         units = node_sessions(result, step, label)
@@ -202,7 +203,7 @@ def funnel_dropoff() -> Response:
     with get_engine().connect() as conn:
         try:
             spec, result = funnel_result(conn, site_names(conn))
-            level = int(request.args.get("level") or "0")
+            level = int_param(request.args, "level", 0, low=1, high=MAX_STEPS)
             if not 1 <= level < len(result.steps):
                 raise ValueError(f"level: between 1 and {len(result.steps) - 1}")
         except ValueError as exc:
