@@ -1,4 +1,5 @@
-"""The catalog (collector/mapping/catalog.json) says what the code does, and the README shows it."""
+"""The catalog (collector/core/mapping/catalog.json) says what the code does, and docs/MAPPING.md
+shows it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from collector.core.events.schema import EIDS
 from collector.core.mapping import MappingContext, Skip
 from collector.core.mapping.caliper import caliper_candidate, caliper_envelope, caliper_events
-from collector.core.mapping.catalog import mapping_catalog, markdown_table, skip_table
+from collector.core.mapping.catalog import iri_table, mapping_catalog, markdown_table, skip_table
 from collector.core.mapping.xapi import xapi_candidate, xapi_statement
 from tests.factories import event
 from tests.mapping.validators import assert_valid_caliper, assert_valid_xapi
@@ -78,7 +79,40 @@ def test_every_skip_code_in_the_code_is_explained() -> None:
     assert used - {None} <= explained
 
 
-def test_readme_shows_the_catalog() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert markdown_table() in readme
-    assert skip_table() in readme
+def test_mapping_page_shows_the_catalog() -> None:
+    page = (ROOT / "docs" / "MAPPING.md").read_text()
+    assert markdown_table() in page
+    assert skip_table() in page
+
+
+def _iri_pattern(documented: str) -> re.Pattern[str]:
+    parts = re.split(r"<[^>]+>", documented)
+    return re.compile("[^:]+".join(map(re.escape, parts)) + "$")
+
+
+def _activity_ids(statement: dict[str, Any]) -> list[str]:
+    ids = [statement["object"]["id"]]
+    activities = statement["context"].get("contextActivities", {})
+    ids += [a["id"] for kind in ("parent", "grouping") for a in activities.get(kind, [])]
+    return ids
+
+
+def test_every_activity_iri_is_documented() -> None:
+    documented = [row["iri"] for row in mapping_catalog()["iris"]]
+    patterns = {iri: _iri_pattern(iri.replace("<PUBLIC_URL>", "http://localhost"))
+                for iri in documented}
+    used: set[str] = set()
+    for row in ROWS:
+        statement = xapi_statement(example_event(row), context(row))
+        if isinstance(statement, Skip):
+            continue
+        for iri in _activity_ids(statement):
+            matching = [doc for doc, pattern in patterns.items() if pattern.match(iri)]
+            assert matching, f"{iri} (row {row['event']}|{row['when']}) is not documented"
+            # The most specific pattern is the one the IRI is an instance of.
+            used.add(max(matching, key=len))
+    assert used == set(documented), set(documented) - used
+
+
+def test_mapping_page_documents_every_iri() -> None:
+    assert iri_table() in (ROOT / "docs" / "MAPPING.md").read_text()

@@ -16,6 +16,23 @@ from collector.core.events.schema import EID_DESCRIPTIONS, EVENT_TYPES
 
 SCHEMA_BASE = "urn:collector:schema:v3:"
 
+REFUSED = ("An event that fails this schema is refused (quarantined with its reasons); "
+           "one that passes is stored.")
+WARNED_ALWAYS = ("Stored with a warning: a missing mid (a deterministic one is assigned), ets "
+                 "in seconds or more than a day ahead, an empty context.sid, an object "
+                 "without id or type, a missing optional edata.")
+# The collector's own conventions per eid: never a reason to refuse, only a warning.
+WARNED: dict[str, str] = {
+    "START": " A course START without a course id (cdata or object {type: 'Course'}) or a "
+             "lesson START without a lesson id is stored with a warning.",
+    "END": " A course END without a course id or a lesson END without a lesson id is "
+           "stored with a warning.",
+    "ASSESS": " An ASSESS in a course (cdata {type: 'Course'}) without a Lesson is stored "
+              "with a warning.",
+    "EXDATA": " A custom event (dotted edata.type) that does not match its registration is "
+              "stored with a warning.",
+}
+
 
 def event_schema(eid: str) -> dict[str, Any]:
     """A self-contained JSON Schema (draft 2020-12) for one eid."""
@@ -27,7 +44,8 @@ def event_schema(eid: str) -> dict[str, Any]:
         "$id": SCHEMA_BASE + eid.lower(),
         **components.pop(name),
         "title": f"Telemetry V3 {eid}",
-        "description": EID_DESCRIPTIONS[eid] + " Unknown properties are allowed and kept.",
+        "description": (f"{EID_DESCRIPTIONS[eid]} Unknown properties are allowed and kept. "
+                        f"{REFUSED} {WARNED_ALWAYS}{WARNED.get(eid, '')}"),
         "$defs": components,
     }
     _allow_extra(schema)

@@ -78,13 +78,13 @@ def events_of(facts: EventFacts | Skip, context: MappingContext,
                 return DUPLICATE_COURSE_START
             if facts.course is None:
                 return Skip("no-course", "START of type course without a course id",
-                            error=True)
+                            error=False)
             return [_event(facts, context, "NavigationEvent", "NavigatedTo",
                            _course(facts.course))]
         if kind == "lesson":
             if facts.lesson is None:
                 return Skip("no-lesson", "START of type lesson without a lesson id",
-                            error=True)
+                            error=False)
             return [_event(facts, context, "NavigationEvent", "NavigatedTo",
                            _lesson(facts))]
         if kind == "assessment":
@@ -220,15 +220,15 @@ def _item_completed(facts: EventFacts, context: MappingContext) -> list[dict[str
     check = item.get("id") if isinstance(item, dict) else None
     if not isinstance(check, str) or not check.strip():
         return Skip("bad-assess", "ASSESS without edata.item.id (the check id)", error=True)
-    if facts.lesson is None:
-        return Skip("no-lesson", "ASSESS without a lesson (cdata {type: 'Lesson'})",
-                    error=True)
     assert isinstance(item, dict)
     score = score_of(edata.get("score"), item.get("maxscore"), "ASSESS")
     if isinstance(score, Skip):
         return score
     entity: dict[str, Any] = {"id": check_iri(facts.lesson, check), "type": "AssessmentItem",
-                              "name": check, "isPartOf": _lesson(facts)}
+                              "name": check}
+    container = _container(facts)  # the lesson, else the course, else none
+    if container is not None:
+        entity["isPartOf"] = container
     if score is not None and "max" in score:
         entity["maxScore"] = score["max"]
     attempt = _attempt(facts, context, entity["id"])

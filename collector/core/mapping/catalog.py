@@ -58,3 +58,11 @@ def skip_table() -> str:
         kind = "mapping error (bad data)" if info["error"] else "by design"
         lines.append(f"| `{code}` | {kind} | {info['why']} |")
     return "\n".join(lines) + "\n"
+
+
+def iri_table() -> str:
+    """Every activity IRI the mappers use, as a Markdown table."""
+    lines = ["| activity IRI | names | used as |", "| --- | --- | --- |"]
+    for row in mapping_catalog()["iris"]:
+        lines.append(f"| `{row['iri']}` | {row['names']} | {row['in']} |")
+    return "\n".join(lines) + "\n"

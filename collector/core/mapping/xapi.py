@@ -69,7 +69,9 @@ def lesson_iri(lesson: str) -> str:
     return "urn:collector:lesson:" + segment(lesson)
 
 
-def check_iri(lesson: str, check: str) -> str:
+def check_iri(lesson: str | None, check: str) -> str:
+    if lesson is None:  # a check outside a lesson (a Sunbird player in a course)
+        return "urn:collector:check:" + segment(check)
     return f"urn:collector:lesson:{segment(lesson)}:check:{segment(check)}"
 
 
@@ -187,7 +189,7 @@ def _course_activity(facts: EventFacts) -> list[dict[str, Any]] | None:
 def _course(facts: EventFacts, context: MappingContext, verb: str) -> dict[str, Any] | Skip:
     if facts.course is None:
         return Skip("no-course", f"{facts.eid} of type course without a course id "
-                    "(object or cdata {type: 'Course'})", error=True)
+                    "(object or cdata {type: 'Course'})", error=False)
     result = _duration_result(facts, {"completion": True}) if verb == COMPLETED else None
     return _statement(facts, context, verb, _activity(course_iri(facts.course), COURSE),
                       result)
@@ -196,7 +198,7 @@ def _course(facts: EventFacts, context: MappingContext, verb: str) -> dict[str, 
 def _lesson(facts: EventFacts, context: MappingContext, verb: str) -> dict[str, Any] | Skip:
     if facts.lesson is None:
         return Skip("no-lesson", f"{facts.eid} of type lesson without a lesson id "
-                    "(object or cdata {type: 'Lesson'})", error=True)
+                    "(object or cdata {type: 'Lesson'})", error=False)
     result = _duration_result(facts, {"completion": True}) if verb == COMPLETED else None
     return _statement(facts, context, verb, _activity(lesson_iri(facts.lesson), LESSON),
                       result, parents=_course_activity(facts))
@@ -251,9 +253,6 @@ def _answered(facts: EventFacts, context: MappingContext) -> dict[str, Any] | Sk
     check = item.get("id") if isinstance(item, dict) else None
     if not isinstance(check, str) or not check.strip():
         return Skip("bad-assess", "ASSESS without edata.item.id (the check id)", error=True)
-    if facts.lesson is None:
-        return Skip("no-lesson", "ASSESS without a lesson (cdata {type: 'Lesson'}); a check "
-                    "IRI is scoped to its lesson", error=True)
     assert isinstance(item, dict)
     score = score_of(edata.get("score"), item.get("maxscore"), "ASSESS")
     if isinstance(score, Skip):

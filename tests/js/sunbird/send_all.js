@@ -1,9 +1,11 @@
 // Sends every event the stock Sunbird telemetry SDK can generate to the collector,
 // configured with only `host` and `authtoken`, and prints what the server answered.
-// Usage: node send_all.js <host> <authtoken>
+// Usage: node send_all.js <host> <authtoken> [<cdata JSON>]
+// (a cdata such as '[{"type": "Course", "id": "c1"}]' sets the course context players set)
 const sdk = require("@project-sunbird/telemetry-sdk");
 
-const [host, authtoken] = process.argv.slice(2);
+const [host, authtoken, cdataJson] = process.argv.slice(2);
+const cdata = cdataJson ? JSON.parse(cdataJson) : [];
 const responses = [];
 const failures = [];
 const original = sdk.Dispatcher.dispatch;
@@ -20,7 +22,7 @@ sdk.Dispatcher.dispatch = async (url, data, headers) => {
 
 async function main() {
   const $t = sdk.$t;
-  $t.initialize({ host, authtoken, did: "node-device-1", batchsize: 5 });
+  $t.initialize({ host, authtoken, did: "node-device-1", batchsize: 5, cdata });
   await $t.start({}, "content-1", "1.0", { type: "app", mode: "play", pageid: "home" });
   $t.impression({ type: "view", pageid: "home", uri: "/home" });
   $t.interact({ type: "CLICK", id: "play-button", pageid: "home" });
