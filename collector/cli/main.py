@@ -7,7 +7,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from collector import app as application
-from collector.cli import admin, bench, catalog, data, forward, serve
+from collector.cli import admin, bench, catalog, data, forward, report, serve
 
 
 def create_app() -> Flask:
@@ -23,7 +23,7 @@ def main() -> None:
 
 for command in (serve.serve, admin.db_group, admin.site_group, admin.user_group, data.stats,
                 data.export, data.schema_group, catalog.catalog_group, forward.forward,
-                bench.bench_group):
+                bench.bench_group, report.report):
     main.add_command(command)
 
 

@@ -8,6 +8,7 @@ from typing import cast
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -336,6 +337,72 @@ class SavedFunnel(Base):
     query: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+
+
+# --- learning analytics: compact per-learner tables kept at ingest -----------------
+
+
+class LearnAttempt(Base):
+    """A learner's first attempt (smallest ``ets``, then ``mid``) at one quiz item of a
+    course, with the count of every stored attempt. Items are keyed per course."""
+
+    __tablename__ = "learn_attempts"
+    __table_args__ = (
+        Index("ix_learn_attempts_site_id_course_id_actor_id", "site_id", "course_id",
+              "actor_id"),
+    )
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    course_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    item_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    actor_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    ets: Mapped[int] = mapped_column(BigInteger)  # of the first attempt
+    mid: Mapped[str] = mapped_column(IdStr)
+    lesson_id: Mapped[str | None] = mapped_column(IdStr)
+    score: Mapped[float | None] = mapped_column(Float)
+    maxscore: Mapped[float | None] = mapped_column(Float)
+    passed: Mapped[int | None] = mapped_column(Integer)  # edata.pass: 1 Yes, 0 No
+    duration: Mapped[float | None] = mapped_column(Float)  # seconds
+    response: Mapped[str | None] = mapped_column(String(256))  # resvalues, compact JSON
+    attempts: Mapped[int] = mapped_column(Integer)  # every stored ASSESS of the pair
+    unscored: Mapped[int] = mapped_column(Integer)  # of them without a usable maxscore
+
+
+class LearnProgress(Base):
+    """One learner in one course: first/last event, course start and end, active time.
+
+    Active time adds the gap between consecutive events of the same session chain,
+    capped at an idle threshold; an event older than the newest one already counted
+    adds nothing (its neighbours are no longer known).
+    """
+
+    __tablename__ = "learn_progress"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    course_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    actor_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    first_ets: Mapped[int] = mapped_column(BigInteger)
+    last_ets: Mapped[int] = mapped_column(BigInteger)
+    started_ets: Mapped[int | None] = mapped_column(BigInteger)  # first course START
+    completed_ets: Mapped[int | None] = mapped_column(BigInteger)  # first course END
+    active_ms: Mapped[int] = mapped_column(BigInteger)
+    last_chain: Mapped[str] = mapped_column(IdStr)  # session chain of the event at last_ets
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class LearnLesson(Base):
+    """One learner in one lesson of a course: first event, first START and END."""
+
+    __tablename__ = "learn_lessons"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    course_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    actor_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    first_ets: Mapped[int] = mapped_column(BigInteger)
+    started_ets: Mapped[int | None] = mapped_column(BigInteger)
+    completed_ets: Mapped[int | None] = mapped_column(BigInteger)
+    duration: Mapped[float | None] = mapped_column(Float)  # edata.duration of that END
 
 
 # --- the tables, typed for Core statements (bulk inserts, upserts, selects) ---------
