@@ -155,10 +155,20 @@ def saved_context(conn: Connection, _sites: dict[str, int]) -> dict[str, Any]:
                        + r[2], "by": r[3]} for r in rows]}
 
 
+FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")  # and their full-width forms
+
+
 def csv_cell(value: object) -> str:
-    """Keep spreadsheet apps from running event-controlled text as a formula."""
+    """Keep spreadsheet apps from running event-controlled text as a formula.
+
+    Spreadsheets skip leading blanks and line breaks before reading ``=``, so the test
+    is on the first character that is not whitespace or a control character.
+    """
     text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    first = next((ch for ch in text if not (ch.isspace() or ch < " ")), "")
+    if first in FORMULA_STARTS or (text[:1] in ("\t", "\r", "\n")):
+        return "'" + text
+    return text
 
 
 def sessions_data(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
