@@ -26,7 +26,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
 from collector.storage import engine as db
@@ -100,6 +100,12 @@ def login_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made the way real ones are (same method, same cost)."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
 def _safe_next(target: str | None) -> str:
     """``target`` when it is a path on this site, else the dashboard.
 
@@ -130,7 +136,10 @@ def login() -> Response | str:
             return render_template("login.html"), 429  # type: ignore[return-value]
         with db.session() as s:
             user = s.scalar(select(User).where(User.username == username))
-        if user is None or not check_password_hash(user.password_hash, password):
+        # An unknown name costs the same hash check as a wrong password, so the
+        # answer's timing does not tell which user names exist.
+        stored_hash = user.password_hash if user is not None else _dummy_hash()
+        if not check_password_hash(stored_hash, password) or user is None:
             throttle.fail(key)
             flash("Wrong user name or password.")
             return render_template("login.html"), 401  # type: ignore[return-value]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
+from collector.web import auth
 from tests.conftest import ADMIN_PASSWORD
 from tests.security.test_access import login_post
 
@@ -34,3 +35,26 @@ def test_login_keeps_a_same_site_next(app: Flask) -> None:
                           next_url="/dashboard/flow%3Fsite%3Dtest%26depth%3D3")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/dashboard/flow?site=test&depth=3")
+
+
+# --- user names cannot be told apart by timing ------------------------------------------
+
+
+def test_unknown_and_known_user_names_cost_the_same_hash_check(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = auth.check_password_hash
+
+    def counting(pwhash: str, password: str) -> bool:
+        calls.append(pwhash.split("$", 1)[0])
+        return real(pwhash, password)
+
+    monkeypatch.setattr(auth, "check_password_hash", counting)
+    assert login_post(app.test_client(), "wrong password", address="10.0.0.7").status_code == 401
+    known = list(calls)
+    calls.clear()
+    assert login_post(app.test_client(), "wrong password", address="10.0.0.8",
+                      username="nobody-here").status_code == 401
+    unknown = list(calls)
+    assert len(known) == len(unknown) == 1
+    assert known == unknown  # the same hashing method, so the same cost
