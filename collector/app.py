@@ -27,6 +27,7 @@ from collector.web import (
     ingest_http,
     ingest_ws,
     openapi,
+    proxies,
     sockets,
     tracker_asset,
 )
@@ -64,5 +65,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     tracker_asset.init_app(app)
     openapi.init_app(app)
     hardening.init_app(app)
+    proxies.init_app(app)        # client addresses behind COLLECTOR_TRUSTED_PROXIES
 
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -12,6 +13,24 @@ from flask import Flask
 
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_RATE_LIMIT = 10_000
+
+def parse_trusted_proxies(raw: str) -> int | tuple[str, ...]:
+    """A number of proxies in front (``2``), or the proxies' addresses/networks
+    (``10.0.0.1, 10.1.0.0/16``) whose ``X-Forwarded-For`` is believed."""
+    text = raw.strip()
+    if text.isdigit():
+        return int(text)
+    networks = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not networks:
+        raise ValueError("a number of proxies or a comma-separated list of addresses")
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(f"{network!r} is neither a number of proxies nor an address "
+                             "or network") from None
+    return networks
+
 
 # name -> (config key, parser, default)
 _ENV: dict[str, tuple[str, Any, Any]] = {
@@ -25,6 +44,7 @@ _ENV: dict[str, tuple[str, Any, Any]] = {
     "CALIPER_URL": ("CALIPER_URL", str, None),
     "CALIPER_TOKEN": ("CALIPER_TOKEN", str, None),
     "REDIS_URL": ("REDIS_URL", str, None),
+    "TRUSTED_PROXIES": ("TRUSTED_PROXIES", parse_trusted_proxies, 0),
 }
 
 

@@ -8,6 +8,7 @@ import secrets
 import threading
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -38,25 +39,42 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_FAILURES = 5
 LOCKOUT_SECONDS = 300
+# Pairs remembered at most. Each failure costs a password-hash check (~0.05-0.1 s of a
+# core), so filling this many within LOCKOUT_SECONDS is out of reach and the pairs
+# evicted first, the least recently failed, have expired anyway.
+MAX_TRACKED = 100_000
+
+
 class LoginThrottle:
     """After MAX_FAILURES failed logins for a (name, address), refuse for LOCKOUT_SECONDS."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._failures: dict[tuple[str, str], list[float]] = {}
+        # Least recently failed first, so a flood evicts the stalest pairs, not a lockout.
+        self._failures: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._failures)
 
     def locked(self, key: tuple[str, str]) -> bool:
         now = time.monotonic()
         with self._lock:
-            recent = [t for t in self._failures.get(key, []) if now - t < LOCKOUT_SECONDS]
-            self._failures[key] = recent
+            times = self._failures.get(key)
+            if times is None:
+                return False
+            recent = [t for t in times if now - t < LOCKOUT_SECONDS]
+            if recent:
+                self._failures[key] = recent
+            else:
+                del self._failures[key]
             return len(recent) >= MAX_FAILURES
 
     def fail(self, key: tuple[str, str]) -> None:
         with self._lock:
-            if len(self._failures) > 100_000:
-                self._failures.clear()
             self._failures.setdefault(key, []).append(time.monotonic())
+            self._failures.move_to_end(key)
+            while len(self._failures) > MAX_TRACKED:
+                self._failures.popitem(last=False)
 
     def clear(self, key: tuple[str, str]) -> None:
         with self._lock:

@@ -3,6 +3,8 @@ table, proxies, and revoking sessions."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask import Flask
 
@@ -58,3 +60,68 @@ def test_unknown_and_known_user_names_cost_the_same_hash_check(
     unknown = list(calls)
     assert len(known) == len(unknown) == 1
     assert known == unknown  # the same hashing method, so the same cost
+
+
+# --- the failure table cannot be flushed; proxies ----------------------------------------
+
+
+def test_flooding_the_failure_table_evicts_the_oldest_not_a_lockout(app: Flask) -> None:
+    throttle = app.extensions["collector.login_throttle"]
+    for i in range(auth.MAX_TRACKED - 5):
+        throttle.fail((f"junk-{i}", "198.51.100.1"))
+    for _ in range(auth.MAX_FAILURES):
+        assert login_post(app.test_client(), "wrong password").status_code == 401
+    for i in range(50):  # past the ceiling: the oldest junk goes, not the lockout
+        throttle.fail((f"more-{i}", "198.51.100.1"))
+    assert login_post(app.test_client(), ADMIN_PASSWORD).status_code == 429
+    assert throttle.locked(("more-0", "198.51.100.1")) is False
+    assert len(throttle) <= auth.MAX_TRACKED
+
+
+def _lock_out(client: Any, headers: dict[str, str], remote: str) -> None:
+    for _ in range(auth.MAX_FAILURES):
+        client.get("/login", headers=headers, environ_overrides={"REMOTE_ADDR": remote})
+        with client.session_transaction() as sess:
+            token = sess["csrf"]
+        client.post("/login", data={"username": "admin", "password": "wrong password",
+                                    "csrf_token": token},
+                    headers=headers, environ_overrides={"REMOTE_ADDR": remote})
+
+
+def _login_from(app: Flask, headers: dict[str, str], remote: str) -> int:
+    client = app.test_client()
+    client.get("/login", headers=headers, environ_overrides={"REMOTE_ADDR": remote})
+    with client.session_transaction() as sess:
+        token = sess["csrf"]
+    return client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
+                                       "csrf_token": token},
+                       headers=headers, environ_overrides={"REMOTE_ADDR": remote}).status_code
+
+
+@pytest.mark.parametrize("setting", ["1", "10.1.1.1", "10.1.1.0/24, 10.2.2.2"])
+def test_a_trusted_proxy_passes_on_the_client_address(make_app: Any, sqlite_url: str,
+                                                      setting: str) -> None:
+    """Behind the proxy each client has its own lockout: one guesser locks only itself."""
+    app = make_app(sqlite_url, TRUSTED_PROXIES=setting)
+    _lock_out(app.test_client(), {"X-Forwarded-For": "203.0.113.5"}, "10.1.1.1")
+    assert _login_from(app, {"X-Forwarded-For": "203.0.113.5"}, "10.1.1.1") == 429
+    assert _login_from(app, {"X-Forwarded-For": "203.0.113.6"}, "10.1.1.1") == 302
+
+
+@pytest.mark.parametrize("settings", [{}, {"TRUSTED_PROXIES": "10.9.9.9"}])
+def test_forwarded_headers_are_ignored_unless_the_peer_is_a_trusted_proxy(
+        make_app: Any, sqlite_url: str, settings: dict[str, str]) -> None:
+    app = make_app(sqlite_url, **settings)
+    _lock_out(app.test_client(), {"X-Forwarded-For": "203.0.113.5"}, "10.1.1.1")
+    # A spoofed header from an untrusted peer neither hides the guesser...
+    assert _login_from(app, {"X-Forwarded-For": "203.0.113.77"}, "10.1.1.1") == 429
+    # ...nor lets it lock out someone else's address.
+    assert _login_from(app, {}, "203.0.113.5") == 302
+
+
+@pytest.mark.parametrize("raw", ["-1", "two", "10.0.0.300", "1, x"])
+def test_a_bad_trusted_proxies_setting_is_refused(raw: str) -> None:
+    from collector.config import ConfigError, from_environ
+
+    with pytest.raises(ConfigError, match="COLLECTOR_TRUSTED_PROXIES"):
+        from_environ({"COLLECTOR_TRUSTED_PROXIES": raw})
