@@ -11,7 +11,7 @@ from flask import Flask
 __all__ = ["create_app", "shutdown"]
 
 from collector import config
-from collector.analytics import derived, learning_tables, live_feed
+from collector.analytics import derived, event_warnings, learning_tables, live_feed
 from collector.ingest import pipeline
 from collector.ingest.pipeline import shutdown
 from collector.outbound import forwarding
@@ -54,6 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     forwarding.init_app(app)     # in transaction: outbox rows
     derived.init_app(app)        # in transaction: dashboard tables
     learning_tables.init_app(app)  # in transaction: course, lesson, item progress
+    event_warnings.init_app(app)  # in transaction: warnings per site and kind
     live_feed.init_app(app)      # after commit: live dashboards of every process
 
     # Web surfaces, one blueprint each.

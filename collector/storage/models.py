@@ -314,6 +314,23 @@ class DashRejectReason(Base):
     events: Mapped[int] = mapped_column(Integer)
 
 
+class DashWarning(Base):
+    """Events stored with a warning, per site, server-time hour and kind of warning.
+
+    ``warning`` is the message with its per-event details left out (see
+    ``collector.analytics.event_warnings.warning_kind``); ``example_mid`` is the latest such
+    event, so a page can show what a client actually sent.
+    """
+
+    __tablename__ = "dash_warnings"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    warning: Mapped[str] = mapped_column(String(300), primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+    example_mid: Mapped[str] = mapped_column(String(256))
+
+
 class PathRule(Base):
     """A saved path-cleaning rule of a site: labels matching ``pattern`` become ``label``."""
 
@@ -427,3 +444,4 @@ DASH_SESSIONS = _table(DashSession)
 DASH_MINUTES = _table(DashMinute)
 DASH_KEY_HOURS = _table(DashKeyHour)
 DASH_REJECT_REASONS = _table(DashRejectReason)
+DASH_WARNINGS = _table(DashWarning)

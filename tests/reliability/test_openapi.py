@@ -45,6 +45,7 @@ NOT_IN_API: dict[tuple[str, str], str] = {
     ("/dashboard/sessions", "GET"): "HTML page",
     ("/dashboard/sessions/{sid}", "GET"): "HTML page",
     ("/dashboard/rejected", "GET"): "HTML page",
+    ("/dashboard/warnings", "GET"): "HTML page",
     ("/dashboard/funnel/dropoff.csv", "GET"): "CSV download linked from the funnel page",
     ("/dashboard/plotly.min.js", "GET"): "the Plotly library, served for the pages",
     ("/dashboard/flow/rules", "POST"): "HTML form post (CSRF token)",
@@ -58,6 +59,7 @@ NOT_IN_API: dict[tuple[str, str], str] = {
     ("/dashboard/data/sessions", "GET"): "data of the session list's live refresh",
     ("/dashboard/data/sessions/{sid}", "GET"): "data of one session's timeline",
     ("/dashboard/data/rejected", "GET"): "data of the rejected page's live refresh",
+    ("/dashboard/data/warnings", "GET"): "data of the warnings page's live refresh",
 }
 
 

@@ -187,11 +187,11 @@ def _check(event: Any, raw: bytes, index: int, now_ms: int) -> ValidEvent | Reje
     # misses one is stored with a warning and every reader copes without it.
     if eid in ("START", "END") and edata_type == "course" and not course_id:
         warnings.append(f"{eid} of type course without a course id (object {{type: 'Course', "
-                        "id}} or context.cdata {type: 'Course', id}); it takes no part in "
+                        "id} or context.cdata {type: 'Course', id}); it takes no part in "
                         "course_started de-duplication")
     if eid in ("START", "END") and edata_type == "lesson" and not lesson_id:
         warnings.append(f"{eid} of type lesson without a lesson id (object {{type: 'Lesson', "
-                        "id}} or context.cdata {type: 'Lesson', id}); no lesson statement")
+                        "id} or context.cdata {type: 'Lesson', id}); no lesson statement")
     if eid == "ASSESS" and course_id and not lesson_id:
         warnings.append("ASSESS in a course without a lesson (context.cdata {type: 'Lesson', "
                         "id}); mapped in the course's context")

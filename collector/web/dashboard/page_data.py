@@ -12,6 +12,7 @@ from flask import current_app, request, url_for
 from sqlalchemy import Connection, select
 from werkzeug.datastructures import MultiDict
 
+from collector.analytics.event_warnings import warning_groups
 from collector.analytics.flow import FlowSpec, session_flow
 from collector.analytics.funnel import FunnelResult, run_funnel
 from collector.analytics.keys import KeyCatalog, KeyInfo
@@ -222,3 +223,21 @@ def rejected_data(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
                  "" if r["index"] is None else str(r["index"]), r["mid"] or "",
                  "\n".join(r["reasons"]), {"text": r["payload"], "pre": True}]
                 for r in view.latest]}}
+
+
+def warnings_data(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
+    """Stored events with warnings, per site and kind of warning, each with an example."""
+    scope = scope_from(MultiDict({"site": request.args.get("site", "")}), sites)
+    days = int_param(request.args, "days", 7, low=1, high=3650)
+    groups = warning_groups(conn, scope.site_id, now_ms() - days * 86_400_000,
+                            (request.args.get("warning") or "").strip() or None)
+    base = MultiDict(request.args)
+    rows: list[list[Cell]] = []
+    for group in groups:
+        base["warning"], base["site"] = group.warning, group.site
+        rows.append([group.site, link(group.warning, url_for("dashboard.warnings") + "?"
+                                      + urlencode(list(base.items(multi=True)))),
+                     str(group.events), group.example_mid,
+                     {"text": group.example or "", "pre": True}])
+    return {"tables": {"warnings": rows},
+            "stats": {"warned-events": str(sum(g.events for g in groups))}}

@@ -47,6 +47,7 @@ from collector.web.dashboard.page_data import (
     session_data,
     sessions_data,
     utc,
+    warnings_data,
 )
 from collector.web.dashboard.params import form_values, funnel_spec_from, site_names
 from collector.web.sockets import sock
@@ -306,6 +307,23 @@ def rejected() -> tuple[str, int]:
 @login_required
 def rejected_json() -> Response:
     return _data(rejected_data)
+
+
+# --- warnings (stored events a client could improve) -----------------------------------
+
+
+@bp.route("/dashboard/warnings")
+@login_required
+def warnings() -> tuple[str, int]:
+    return _page("warnings.html", warnings_data,
+                 data_url=url_for("dashboard.warnings_json") + "?"
+                 + request.query_string.decode())
+
+
+@bp.route("/dashboard/data/warnings")
+@login_required
+def warnings_json() -> Response:
+    return _data(warnings_data)
 
 
 # --- plotly.js -----------------------------------------------------------------------
