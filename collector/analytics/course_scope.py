@@ -1,14 +1,11 @@
-"""Which site's course a report is about, and SQL shared by the course reports."""
+"""Which site's course a report is about, and the exact medians the reports show."""
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import Connection, select
 
-from sqlalchemy import Connection, Table, func, select
-
-from collector.storage.models import LearnProgress
-
-PROGRESS: Table = LearnProgress.__table__  # type: ignore[assignment]
+from collector.analytics.formulas import median_of_counts
+from collector.storage.models import LEARN_COURSES, LEARN_DURATIONS
 
 
 class CourseNotFound(LookupError):
@@ -28,11 +25,9 @@ def course_site(conn: Connection, course: str, site_ids: dict[str, int],
         candidates = {site: site_ids[site]}
     else:
         candidates = site_ids
-    if not candidates:
-        raise CourseNotFound(f"no course {course[:200]!r}")
-    t = PROGRESS.c
+    t = LEARN_COURSES.c
     found = set(conn.execute(select(t.site_id).where(
-        t.course_id == course, t.site_id.in_(list(candidates.values()))).distinct()).scalars())
+        t.course_id == course, t.site_id.in_(list(candidates.values())))).scalars())
     names = sorted(name for name, sid in candidates.items() if sid in found)
     if not names:
         where = f" in site {site[:100]!r}" if site is not None else ""
@@ -44,15 +39,16 @@ def course_site(conn: Connection, course: str, site_ids: dict[str, int],
     return names[0], candidates[names[0]]
 
 
-def medians(conn: Connection, table: Table, keys: list[Any], value: Any,
-            where: list[Any]) -> dict[tuple[Any, ...], float]:
-    """Median of ``value`` per ``keys`` (mean of the two middle values for an even
-    count), computed in the database with window functions: no rows travel."""
-    inner = select(*keys, value.label("v"),
-                   func.row_number().over(partition_by=keys, order_by=value).label("rn"),
-                   func.count().over(partition_by=keys).label("n")
-                   ).select_from(table).where(*where, value.is_not(None)).subquery()
-    outer_keys = [inner.c[k.name] for k in keys]
-    rows = conn.execute(select(*outer_keys, func.avg(inner.c.v)).where(
-        inner.c.rn * 2 >= inner.c.n, inner.c.rn * 2 <= inner.c.n + 2).group_by(*outer_keys))
-    return {tuple(r[:-1]): float(r[-1]) for r in rows}
+def medians(conn: Connection, site_id: int, course: str, kind: str) -> dict[str, float]:
+    """Median seconds per key ("" for the course) of one kind: "course", "lesson", "item"."""
+    t = LEARN_DURATIONS.c
+    counts: dict[str, list[tuple[float, int]]] = {}
+    for key, seconds, n in conn.execute(select(t.key, t.seconds, t.count).where(
+            t.site_id == site_id, t.course_id == course, t.kind == kind, t.count > 0)):
+        counts.setdefault(key, []).append((seconds, n))
+    out = {}
+    for key, values in counts.items():
+        m = median_of_counts(values)
+        if m is not None:
+            out[key] = m
+    return out

@@ -1,6 +1,8 @@
 """Course progress: learners, starts, completions, time to complete, lesson drop-off.
 
-Read from ``learn_progress`` and ``learn_lessons`` (kept at ingest), never raw events.
+Read from the per-course and per-lesson totals kept at ingest (``learning_tables``).
+``completion_rate`` is the share of learners who started (a course START) that also
+completed (a course END); time to complete runs from the first START to the first END.
 """
 
 from __future__ import annotations
@@ -8,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, case, func, literal, select
+from sqlalchemy import Connection, select
 
-from collector.analytics.course_scope import PROGRESS, medians
-from collector.analytics.formulas import rounded
-from collector.storage.models import LearnLesson
-
-LESSONS: Table = LearnLesson.__table__  # type: ignore[assignment]
+from collector.analytics.course_scope import medians
+from collector.analytics.formulas import median_of_counts, rounded
+from collector.storage.models import LEARN_COURSES, LEARN_DURATIONS, LEARN_LESSON_STATS
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class CourseProgress:
     started: int  # with a course START
     completed: int  # with a course END
     completion_rate: float | None  # started and completed / started
-    median_seconds_to_complete: float | None  # first START to first END
+    median_seconds_to_complete: float | None
     last_activity: int | None  # newest event time (ets, ms)
     lessons: list[LessonProgress]
 
@@ -51,61 +51,45 @@ class CourseProgress:
                 "lessons": [lesson.contract() for lesson in self.lessons]}
 
 
-def _completion_seconds() -> Any:
-    t = PROGRESS.c
-    return case((and_(t.started_ets.is_not(None), t.completed_ets >= t.started_ets),
-                 (t.completed_ets - t.started_ets) / literal(1000.0)))
-
-
 def course_progress(conn: Connection, site_id: int, course: str) -> CourseProgress:
     """One course of one site (zeros when nobody has an event of it)."""
-    t = PROGRESS.c
-    where = [t.site_id == site_id, t.course_id == course]
-    both = func.sum(case((and_(t.started_ets.is_not(None), t.completed_ets.is_not(None)), 1),
-                         else_=0))
-    row = conn.execute(select(func.count(), func.count(t.started_ets),
-                              func.count(t.completed_ets), both, func.max(t.last_ets))
-                       .where(*where)).one()
-    learners, started, completed, finished = row[0], row[1], row[2], row[3] or 0
-    times = medians(conn, PROGRESS, [t.site_id], _completion_seconds(), where)
+    t = LEARN_COURSES.c
+    row = conn.execute(select(t.learners, t.started, t.completed, t.finished, t.last_ets)
+                       .where(t.site_id == site_id, t.course_id == course)).first()
+    learners, started, completed, finished, last = row if row else (0, 0, 0, 0, None)
     return CourseProgress(
         site_id=site_id, course=course, learners=learners, started=started,
         completed=completed, completion_rate=finished / started if started else None,
-        median_seconds_to_complete=times.get((site_id,)), last_activity=row[4],
-        lessons=lesson_progress(conn, site_id, course))
+        median_seconds_to_complete=medians(conn, site_id, course, "course").get(""),
+        last_activity=last, lessons=lesson_progress(conn, site_id, course))
 
 
 def lesson_progress(conn: Connection, site_id: int, course: str) -> list[LessonProgress]:
     """Lessons in course order (first seen, by event time), with start/completion counts."""
-    t = LESSONS.c
-    where = [t.site_id == site_id, t.course_id == course]
-    seconds = case((t.completed_ets.is_not(None), func.coalesce(
-        t.duration, case((t.completed_ets >= t.started_ets,
-                          (t.completed_ets - t.started_ets) / literal(1000.0))))))
-    times = medians(conn, LESSONS, [t.lesson_id], seconds, where)
-    rows = conn.execute(select(t.lesson_id, func.count(), func.count(t.started_ets),
-                               func.count(t.completed_ets), func.min(t.first_ets))
-                        .where(*where).group_by(t.lesson_id)
-                        .order_by(func.min(t.first_ets), t.lesson_id))
+    t = LEARN_LESSON_STATS.c
+    times = medians(conn, site_id, course, "lesson")
+    rows = conn.execute(select(t.lesson_id, t.learners, t.started, t.completed)
+                        .where(t.site_id == site_id, t.course_id == course)
+                        .order_by(t.first_ets, t.lesson_id))
     return [LessonProgress(id=r[0], learners=r[1], started=r[2], completed=r[3],
-                           median_seconds=times.get((r[0],))) for r in rows]
+                           median_seconds=times.get(r[0])) for r in rows]
 
 
 def course_list(conn: Connection, site_ids: list[int]) -> list[CourseProgress]:
     """Every course of these sites, newest activity first (lessons left empty)."""
     if not site_ids:
         return []
-    t = PROGRESS.c
-    where = [t.site_id.in_(site_ids)]
-    both = func.sum(case((and_(t.started_ets.is_not(None), t.completed_ets.is_not(None)), 1),
-                         else_=0))
-    times = medians(conn, PROGRESS, [t.site_id, t.course_id], _completion_seconds(), where)
-    rows = conn.execute(select(t.site_id, t.course_id, func.count(), func.count(t.started_ets),
-                               func.count(t.completed_ets), both, func.max(t.last_ets))
-                        .where(*where).group_by(t.site_id, t.course_id)
-                        .order_by(func.max(t.last_ets).desc(), t.course_id))
+    t, d = LEARN_COURSES.c, LEARN_DURATIONS.c
+    counts: dict[tuple[int, str], list[tuple[float, int]]] = {}
+    for site, course, seconds, n in conn.execute(
+            select(d.site_id, d.course_id, d.seconds, d.count).where(
+                d.site_id.in_(site_ids), d.kind == "course", d.count > 0)):
+        counts.setdefault((site, course), []).append((seconds, n))
+    rows = conn.execute(select(t.site_id, t.course_id, t.learners, t.started, t.completed,
+                               t.finished, t.last_ets).where(t.site_id.in_(site_ids))
+                        .order_by(t.last_ets.desc(), t.course_id))
     return [CourseProgress(
         site_id=r[0], course=r[1], learners=r[2], started=r[3], completed=r[4],
-        completion_rate=(r[5] or 0) / r[3] if r[3] else None,
-        median_seconds_to_complete=times.get((r[0], r[1])), last_activity=r[6], lessons=[])
-        for r in rows]
+        completion_rate=r[5] / r[3] if r[3] else None,
+        median_seconds_to_complete=median_of_counts(counts.get((r[0], r[1]), [])),
+        last_activity=r[6], lessons=[]) for r in rows]

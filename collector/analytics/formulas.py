@@ -20,6 +20,26 @@ def median(values: Sequence[float]) -> float | None:
     return (ordered[half - 1] + ordered[half]) / 2
 
 
+def median_of_counts(counts: Sequence[tuple[float, int]]) -> float | None:
+    """:func:`median` of a multiset given as (value, how many times) pairs."""
+    ordered = sorted((v, n) for v, n in counts if n > 0)
+    total = sum(n for _, n in ordered)
+    if not total:
+        return None
+    lo, hi = (total - 1) // 2, total // 2  # 0-based ranks of the middle value(s)
+    seen = 0
+    low = high = None
+    for value, n in ordered:
+        if low is None and lo < seen + n:
+            low = value
+        if hi < seen + n:
+            high = value
+            break
+        seen += n
+    assert low is not None and high is not None
+    return (low + high) / 2
+
+
 def pearson_from_sums(n: int, sx: float, sy: float, sxx: float, syy: float,
                       sxy: float) -> float | None:
     """Pearson's r from the sums over n pairs; None when either side does not vary."""

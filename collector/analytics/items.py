@@ -6,6 +6,7 @@ Discrimination is Pearson's r between a learner's first-attempt fraction on the 
 and the learner's rest-of-course score (sum of first-attempt fractions on the course's
 other items, unattempted = 0), over the learners who attempted the item. An attempt
 without maxscore (or maxscore 0) is counted but has no fraction. Items are per course.
+The counts and the sums behind r are kept at ingest per item (``learning_tables``).
 """
 
 from __future__ import annotations
@@ -13,22 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, case, func, select
+from sqlalchemy import Connection, select
 
 from collector.analytics.course_scope import medians
 from collector.analytics.formulas import pearson_from_sums, rounded
-from collector.storage.models import LearnAttempt
+from collector.storage.models import LEARN_ANSWERS, LEARN_ITEMS
 
-ATTEMPTS: Table = LearnAttempt.__table__  # type: ignore[assignment]
 HARD_BELOW = 0.2
 EASY_ABOVE = 0.9
 DISCRIMINATES_FROM = 0.2
-
-
-def fraction() -> Any:
-    """score / maxscore of a first attempt; NULL without a usable maxscore or score."""
-    t = ATTEMPTS.c
-    return case((t.maxscore > 0, t.score / t.maxscore))
 
 
 @dataclass(slots=True)
@@ -77,46 +71,30 @@ class ItemStats:
 
 def item_analysis(conn: Connection, site_id: int, course: str) -> list[ItemStats]:
     """Every item of the course, in the order learners first met them."""
-    t = ATTEMPTS.c
-    where = [t.site_id == site_id, t.course_id == course]
-    frac = fraction()
-    totals = (select(t.actor_id.label("actor_id"),
-                     func.sum(func.coalesce(frac, 0.0)).label("total"))
-              .where(*where).group_by(t.actor_id).subquery())
-    rest = totals.c.total - frac
-    out_of_range = func.sum(case(((t.maxscore > 0) & ((t.score < 0) | (t.score > t.maxscore)),
-                                  1), else_=0))
-    rows = conn.execute(
-        select(t.item_id, func.count(), func.sum(t.attempts), func.sum(t.unscored),
-               out_of_range, func.count(frac), func.sum(frac), func.sum(rest),
-               func.sum(frac * frac), func.sum(rest * rest), func.sum(frac * rest),
-               func.min(t.ets))
-        .join(totals, totals.c.actor_id == t.actor_id)
-        .where(*where).group_by(t.item_id).order_by(func.min(t.ets), t.item_id))
-    times = medians(conn, ATTEMPTS, [t.item_id], t.duration, where)
-    answers = _answers(conn, where)
+    t = LEARN_ITEMS.c
+    times = medians(conn, site_id, course, "item")
+    answers = _answers(conn, site_id, course)
+    rows = conn.execute(select(t.item_id, t.learners, t.attempts, t.unscored, t.out_of_range,
+                               t.n, t.sx, t.sy, t.sxx, t.syy, t.sxy)
+                        .where(t.site_id == site_id, t.course_id == course)
+                        .order_by(t.first_ets, t.item_id))
     items = []
     for r in rows:
-        n, sx = r[5], r[6] or 0.0
+        n, sx = r[5], r[6]
         items.append(ItemStats(
-            id=r[0], learners=r[1], attempts=int(r[2] or 0), unscored_attempts=int(r[3] or 0),
-            out_of_range=int(r[4] or 0), facility=sx / n if n else None,
-            discrimination=pearson_from_sums(n, sx, r[7] or 0.0, r[8] or 0.0, r[9] or 0.0,
-                                             r[10] or 0.0),
-            median_seconds=times.get((r[0],)), answers=answers.get(r[0], [])))
+            id=r[0], learners=r[1], attempts=r[2], unscored_attempts=r[3],
+            out_of_range=r[4], facility=sx / n if n else None,
+            discrimination=pearson_from_sums(n, sx, r[7], r[8], r[9], r[10]),
+            median_seconds=times.get(r[0]), answers=answers.get(r[0], [])))
     return items
 
 
-def _answers(conn: Connection, where: list[Any]) -> dict[str, list[tuple[str, int]]]:
+def _answers(conn: Connection, site_id: int, course: str) -> dict[str, list[tuple[str, int]]]:
     """First-attempt responses per item, most frequent first ("" = none sent)."""
-    t = ATTEMPTS.c
+    t = LEARN_ANSWERS.c
     out: dict[str, list[tuple[str, int]]] = {}
-    counts: dict[tuple[str, str], int] = {}
-    for item, response, n in conn.execute(select(t.item_id, t.response, func.count())
-                                          .where(*where).group_by(t.item_id, t.response)):
-        key = (item, response or "")
-        counts[key] = counts.get(key, 0) + n
-    for (item, response), n in counts.items():
+    for item, response, n in conn.execute(select(t.item_id, t.response, t.count).where(
+            t.site_id == site_id, t.course_id == course, t.count > 0)):
         out.setdefault(item, []).append((response, n))
     for values in out.values():
         values.sort(key=lambda v: (-v[1], v[0]))

@@ -16,16 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, case, func, or_, select
+from sqlalchemy import Connection, select
 
-from collector.analytics.course_scope import PROGRESS
 from collector.analytics.formulas import rounded
-from collector.analytics.items import ATTEMPTS, fraction
-from collector.analytics.learning_tables import IDLE_CAP_MS
-from collector.storage.models import LearnLesson
+from collector.analytics.learning_tables import IDLE_CAP_MS, PASS_SHARE
+from collector.storage.models import LEARN_PROGRESS
 
-LESSONS: Table = LearnLesson.__table__  # type: ignore[assignment]
 DAY_MS = 86_400_000
+IDLE_DAYS = 7
+FAILED_IN_ROW = 3
 
 
 def iso_utc(ms: int | None) -> str | None:
@@ -34,11 +33,6 @@ def iso_utc(ms: int | None) -> str | None:
         return None
     stamp = datetime.fromtimestamp(ms / 1000, UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-PASS_SHARE = 0.5
-
-
-IDLE_DAYS = 7
-FAILED_IN_ROW = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,52 +71,26 @@ def learner_table(conn: Connection, site_id: int, course: str, *, now_ms: int,
                   rule: AtRiskRule | None = None) -> list[LearnerRow]:
     """Every learner with an event of the course, by learner id."""
     rule = rule or AtRiskRule()
-    p = PROGRESS.c
-    lessons: dict[str, int] = {r[0]: r[1] for r in conn.execute(
-        select(LESSONS.c.actor_id, func.count(LESSONS.c.completed_ets))
-        .where(LESSONS.c.site_id == site_id, LESSONS.c.course_id == course)
-        .group_by(LESSONS.c.actor_id))}
-    scores, failing = _attempt_summary(conn, site_id, course, rule.failed_in_row)
+    p = LEARN_PROGRESS.c
     rows = []
-    for actor, started, last, completed, active in conn.execute(
-            select(p.actor_id, p.started_ets, p.last_ets, p.completed_ets, p.active_ms)
+    for actor, started, last, completed, active, score, lessons, streak in conn.execute(
+            select(p.actor_id, p.started_ets, p.last_ets, p.completed_ets, p.active_ms,
+                   p.score, p.lessons_completed, p.fail_streak)
             .where(p.site_id == site_id, p.course_id == course).order_by(p.actor_id)):
         row = LearnerRow(id=actor, started_at=started, last_seen=last,
-                         completed=completed is not None,
-                         lessons_completed=lessons.get(actor, 0),
-                         score=scores.get(actor, 0.0), active_seconds=active / 1000)
+                         completed=completed is not None, lessons_completed=lessons,
+                         score=score, active_seconds=active / 1000)
         idle_ms = now_ms - last
         if started is not None and completed is None and idle_ms >= rule.idle_days * DAY_MS:
             row.reasons.append(f"no activity for {idle_ms // DAY_MS} days "
                                f"(started, not completed; threshold {rule.idle_days} days)")
-        if actor in failing:
-            row.reasons.append(f"latest {rule.failed_in_row} first attempts failed")
+        if streak >= rule.failed_in_row:
+            row.reasons.append(f"latest {rule.failed_in_row} first attempts failed"
+                               + (f" ({streak} in a row)" if streak > rule.failed_in_row
+                                  else ""))
         row.at_risk = bool(row.reasons)
         rows.append(row)
     return rows
-
-
-def _attempt_summary(conn: Connection, site_id: int, course: str, streak: int
-                     ) -> tuple[dict[str, float], set[str]]:
-    """(score per learner, learners whose latest ``streak`` first attempts failed)."""
-    t = ATTEMPTS.c
-    frac = fraction()
-    failed = case((or_(t.passed == 0, (t.passed.is_(None) & (frac < PASS_SHARE))), 1), else_=0)
-    inner = select(
-        t.actor_id, failed.label("failed"),
-        func.sum(func.coalesce(frac, 0.0)).over(partition_by=t.actor_id).label("total"),
-        func.row_number().over(partition_by=t.actor_id,
-                               order_by=(t.ets.desc(), t.mid.desc())).label("rn"),
-    ).where(t.site_id == site_id, t.course_id == course).subquery()
-    scores: dict[str, float] = {}
-    fails: dict[str, int] = {}
-    for actor, fail, total in conn.execute(
-            select(inner.c.actor_id, inner.c.failed, inner.c.total)
-            .where(inner.c.rn <= max(streak, 1))):
-        scores[actor] = float(total or 0.0)
-        fails[actor] = fails.get(actor, 0) + fail
-    failing = {a for a, n in fails.items() if streak > 0 and n >= streak}
-    return scores, failing
 
 
 ACTIVE_TIME_METHOD = (

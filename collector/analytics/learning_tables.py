@@ -1,38 +1,57 @@
 """The persist hook that keeps the learning-analytics tables inside each ingest commit.
 
-Course reports never rescan raw events. Per group of batches this hook writes one upsert
-row per touched (course, item, learner) first attempt, (course, learner) progress and
-(course, lesson, learner) progress, aggregated in Python first so the number of
-statements does not grow with the number of events. Only events whose context names a
-course (``cdata {type: "Course"}`` or a Course object) take part.
+Course reports never rescan raw events, nor one row per answer. Per group of batches
+this hook gathers, per touched learner of a course, what the group adds (events, lesson
+starts and ends, quiz attempts), reads that learner's stored state (a few dozen rows),
+merges, and writes:
+
+- the learner's rows, absolute: first attempt per item (smallest ``ets``, then ``mid``),
+  lesson progress, course progress with score, lessons completed and failed streak;
+- the change of the learner's contribution to the per-course, per-lesson and per-item
+  totals (counts, Pearson sums, answer counts, duration counts), added to those rows.
+
+Each learner's read-merge-write happens under a lock on that learner (PostgreSQL
+advisory lock; SQLite has one writer at a time), so concurrent writers never double
+count. Only events whose context names a course take part.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
 from flask import Flask
-from sqlalchemy import Connection, Table, and_, bindparam, case, func, literal, or_
+from sqlalchemy import Connection, Table, and_, bindparam, case, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.analytics.upserts import PreparedUpsert
 from collector.core.events.validate import ValidEvent
 from collector.ingest.persist import BatchOutcome, PreparedBatch
 from collector.ingest.pipeline import get_pipeline
-from collector.storage.models import LearnAttempt, LearnLesson, LearnProgress
-
-ATTEMPTS: Table = LearnAttempt.__table__  # type: ignore[assignment]
-PROGRESS: Table = LearnProgress.__table__  # type: ignore[assignment]
-LESSONS: Table = LearnLesson.__table__  # type: ignore[assignment]
+from collector.storage.models import (
+    LEARN_ANSWERS,
+    LEARN_ATTEMPTS,
+    LEARN_COURSES,
+    LEARN_DURATIONS,
+    LEARN_ITEMS,
+    LEARN_LESSON_STATS,
+    LEARN_LESSONS,
+    LEARN_PROGRESS,
+)
 
 # Active time: the gap between two consecutive events of a learner's session chain in a
 # course counts up to this many milliseconds; a longer gap counts as this much (idle).
 IDLE_CAP_MS = 300_000
+# A first attempt without ``pass`` failed when it scored below this share of maxscore.
+PASS_SHARE = 0.5
 MAX_RESPONSE = 256
+READ_CHUNK = 500
+
+LearnerKey = tuple[int, str, str]  # site, course, actor
 
 
 class _Edata(msgspec.Struct):
@@ -62,22 +81,16 @@ def response_text(resvalues: Any) -> str | None:
     """``resvalues`` as people read it: ``[{"answer": "b"}]`` -> ``b``."""
     if resvalues is None or resvalues == []:
         return None
+    if isinstance(resvalues, str):
+        return resvalues[:MAX_RESPONSE]
+    if not isinstance(resvalues, list):
+        return msgspec.json.encode(resvalues).decode()[:MAX_RESPONSE]
     parts: list[str] = []
-    if isinstance(resvalues, list):
-        for value in resvalues:
-            if isinstance(value, dict):
-                parts.extend(v if isinstance(v, str) else msgspec.json.encode(v).decode()
-                             for v in value.values())
-            elif isinstance(value, str):
-                parts.append(value)
-            else:
-                parts.append(msgspec.json.encode(value).decode())
-        text = ", ".join(parts)
-    elif isinstance(resvalues, str):
-        text = resvalues
-    else:
-        text = msgspec.json.encode(resvalues).decode()
-    return text[:MAX_RESPONSE]
+    for value in resvalues:
+        values = value.values() if isinstance(value, dict) else [value]
+        parts.extend(v if isinstance(v, str) else msgspec.json.encode(v).decode()
+                     for v in values)
+    return ", ".join(parts)[:MAX_RESPONSE]
 
 
 def _edata(ev: ValidEvent) -> _Edata:
@@ -88,8 +101,16 @@ def _edata(ev: ValidEvent) -> _Edata:
     return env.edata or _Edata()
 
 
+def _min(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
+
+
 @dataclass(slots=True)
-class _Attempt:
+class Attempt:
+    """A first attempt, with the count of every attempt of the (learner, item)."""
+
     ets: int
     mid: str
     lesson_id: str | None
@@ -101,25 +122,83 @@ class _Attempt:
     attempts: int = 1
     unscored: int = 0
 
-    def earlier_than(self, other: _Attempt) -> bool:
-        return (self.ets, self.mid) < (other.ets, other.mid)
+    @property
+    def fraction(self) -> float | None:
+        if self.score is None or self.maxscore is None or self.maxscore <= 0:
+            return None
+        return self.score / self.maxscore
+
+    @property
+    def out_of_range(self) -> bool:
+        m = self.maxscore
+        return self.score is not None and m is not None and m > 0 and not (
+            0 <= self.score <= m)
+
+    @property
+    def failed(self) -> bool:
+        if self.passed is not None:
+            return self.passed == 0
+        f = self.fraction
+        return f is not None and f < PASS_SHARE
+
+    def merged(self, other: Attempt) -> Attempt:
+        """The earlier of the two as first attempt, with both counts added."""
+        first = self if (self.ets, self.mid) <= (other.ets, other.mid) else other
+        return replace(first, attempts=self.attempts + other.attempts,
+                       unscored=self.unscored + other.unscored)
 
 
 @dataclass(slots=True)
-class _Lesson:
+class Lesson:
     first_ets: int
     started: int | None = None
     completed: int | None = None
     duration: float | None = None
 
+    def merged(self, other: Lesson) -> Lesson:
+        out = Lesson(min(self.first_ets, other.first_ets), _min(self.started, other.started))
+        ends = [e for e in (self, other) if e.completed is not None]
+        if ends:
+            end = min(ends, key=lambda e: e.completed or 0)
+            out.completed, out.duration = end.completed, end.duration
+        return out
 
-def _min(a: int | None, b: int | None) -> int | None:
-    if a is None:
-        return b
-    return a if b is None else min(a, b)
+    @property
+    def seconds(self) -> float | None:
+        """Time the lesson took: its END's duration, else START to END."""
+        if self.completed is None:
+            return None
+        if self.duration is not None:
+            return self.duration
+        if self.started is not None and self.completed >= self.started:
+            return (self.completed - self.started) / 1000
+        return None
 
 
-def assess_attempt(ev: ValidEvent) -> tuple[str, _Attempt] | None:
+@dataclass(slots=True)
+class Progress:
+    first_ets: int
+    last_ets: int
+    started: int | None
+    completed: int | None
+
+    @property
+    def seconds_to_complete(self) -> float | None:
+        if self.started is None or self.completed is None or self.completed < self.started:
+            return None
+        return (self.completed - self.started) / 1000
+
+
+@dataclass(slots=True)
+class _Touched:
+    """What one group adds to one learner of one course."""
+
+    events: list[tuple[int, str, int, int]] = field(default_factory=list)
+    attempts: dict[str, Attempt] = field(default_factory=dict)
+    lessons: dict[str, Lesson] = field(default_factory=dict)
+
+
+def assess_attempt(ev: ValidEvent) -> tuple[str, Attempt] | None:
     """(item id, attempt) of an ASSESS, or None when it names no item."""
     edata = _edata(ev)
     item = edata.item if isinstance(edata.item, dict) else {}
@@ -127,105 +206,318 @@ def assess_attempt(ev: ValidEvent) -> tuple[str, _Attempt] | None:
     if item_id is None or item_id == "":
         return None
     maxscore = number(item.get("maxscore"))
-    passed_text = edata.passed.lower() if isinstance(edata.passed, str) else None
-    attempt = _Attempt(
+    passed_text = edata.passed.lower() if isinstance(edata.passed, str) else ""
+    return str(item_id)[:256], Attempt(
         ets=ev.ets, mid=ev.mid, lesson_id=ev.lesson_id, score=number(edata.score),
-        maxscore=maxscore, passed={"yes": 1, "no": 0}.get(passed_text or ""),
-        duration=number(edata.duration), response=response_text(edata.resvalues))
-    attempt.unscored = 0 if maxscore is not None and maxscore > 0 else 1
-    return str(item_id)[:256], attempt
+        maxscore=maxscore, passed={"yes": 1, "no": 0}.get(passed_text),
+        duration=number(edata.duration), response=response_text(edata.resvalues),
+        unscored=0 if maxscore is not None and maxscore > 0 else 1)
+
+
+def gather(batches: Sequence[PreparedBatch], outcomes: Sequence[BatchOutcome]
+           ) -> dict[LearnerKey, _Touched]:
+    """Per (site, course, learner): the newly stored events of the group that count."""
+    touched: dict[LearnerKey, _Touched] = {}
+    for batch, outcome in zip(batches, outcomes, strict=True):
+        for ev in outcome.stored:
+            if not ev.course_id:
+                continue
+            t = touched.get((batch.site_id, ev.course_id, ev.actor_id))
+            if t is None:
+                t = touched[(batch.site_id, ev.course_id, ev.actor_id)] = _Touched()
+            eid = ev.eid
+            kind = ev.edata_type if eid in ("START", "END") else None
+            t.events.append((ev.ets, ev.chain_id or "",
+                             ev.ets if eid == "START" and kind == "course" else 0,
+                             ev.ets if eid == "END" and kind == "course" else 0))
+            if ev.lesson_id:
+                change = Lesson(ev.ets)
+                if kind == "lesson" and eid == "START":
+                    change.started = ev.ets
+                elif kind == "lesson" and eid == "END":
+                    change.completed = ev.ets
+                    change.duration = number(_edata(ev).duration)
+                seen = t.lessons.get(ev.lesson_id)
+                t.lessons[ev.lesson_id] = change if seen is None else seen.merged(change)
+            if eid == "ASSESS":
+                found = assess_attempt(ev)
+                if found is not None:
+                    item, attempt = found
+                    seen_attempt = t.attempts.get(item)
+                    t.attempts[item] = (attempt if seen_attempt is None
+                                        else seen_attempt.merged(attempt))
+    return touched
+
+
+# --- per-learner contributions to the course totals ---------------------------------
+
+
+def item_contributions(attempts: dict[str, Attempt]) -> dict[str, tuple[float, ...]]:
+    """Per item: (learners, attempts, unscored, out_of_range, n, x, y, xx, yy, xy)."""
+    total = sum(a.fraction or 0.0 for a in attempts.values())
+    out: dict[str, tuple[float, ...]] = {}
+    for item, a in attempts.items():
+        x = a.fraction
+        if x is None:
+            out[item] = (1, a.attempts, a.unscored, int(a.out_of_range), 0, 0.0, 0.0, 0.0,
+                         0.0, 0.0)
+        else:
+            y = total - x
+            out[item] = (1, a.attempts, a.unscored, int(a.out_of_range), 1, x, y, x * x,
+                         y * y, x * y)
+    return out
+
+
+def fail_streak(attempts: Iterable[Attempt]) -> int:
+    """How many of the latest first attempts (by ets, then mid) failed in a row."""
+    streak = 0
+    for a in sorted(attempts, key=lambda a: (a.ets, a.mid), reverse=True):
+        if not a.failed:
+            break
+        streak += 1
+    return streak
+
+
+class _Totals:
+    """Changes to the per-course, per-lesson and per-item rows of one group."""
+
+    def __init__(self) -> None:
+        self.courses: dict[tuple[int, str], list[int]] = {}
+        self.lessons: dict[tuple[int, str, str], list[int]] = {}
+        self.items: dict[tuple[int, str, str], list[float]] = {}
+        self.answers: dict[tuple[int, str, str, str], int] = {}
+        self.durations: dict[tuple[int, str, str, str, float], int] = {}
+
+    def duration(self, site: int, course: str, kind: str, key: str, old: float | None,
+                  new: float | None) -> None:
+        if old == new:
+            return
+        for value, step in ((old, -1), (new, 1)):
+            if value is not None:
+                k = (site, course, kind, key, value)
+                self.durations[k] = self.durations.get(k, 0) + step
+
+    def answer(self, site: int, course: str, item: str, old: Attempt | None,
+               new: Attempt) -> None:
+        if old is not None and old.response == new.response:
+            return
+        for a, step in ((old, -1), (new, 1)):
+            if a is not None:
+                k = (site, course, item, a.response or "")
+                self.answers[k] = self.answers.get(k, 0) + step
 
 
 class LearningTables:
-    """``PersistHook`` keeping ``learn_attempts``, ``learn_progress`` and ``learn_lessons``."""
+    """``PersistHook`` keeping the ``learn_*`` tables."""
 
     def __call__(self, conn: Connection, batches: Sequence[PreparedBatch],
                  outcomes: Sequence[BatchOutcome]) -> None:
-        attempts: dict[tuple[int, str, str, str], _Attempt] = {}
-        lessons: dict[tuple[int, str, str, str], _Lesson] = {}
-        timelines: dict[tuple[int, str, str], list[tuple[int, str, int, int]]] = {}
-        for batch, outcome in zip(batches, outcomes, strict=True):
-            site = batch.site_id
-            for ev in outcome.stored:
-                course = ev.course_id
-                if not course:
-                    continue
-                eid = ev.eid
-                kind = ev.edata_type if eid in ("START", "END") else None
-                started = ev.ets if eid == "START" and kind == "course" else 0
-                completed = ev.ets if eid == "END" and kind == "course" else 0
-                timelines.setdefault((site, course, ev.actor_id), []).append(
-                    (ev.ets, ev.chain_id or "", started, completed))
-                if ev.lesson_id:
-                    self._lesson(lessons, (site, course, ev.lesson_id, ev.actor_id), ev, kind)
-                if eid == "ASSESS":
-                    found = assess_attempt(ev)
-                    if found is not None:
-                        key = (site, course, found[0], ev.actor_id)
-                        seen = attempts.get(key)
-                        if seen is None:
-                            attempts[key] = found[1]
-                        else:
-                            new = found[1]
-                            new.attempts += seen.attempts
-                            new.unscored += seen.unscored
-                            if new.earlier_than(seen):
-                                attempts[key] = new
-                            else:
-                                seen.attempts, seen.unscored = new.attempts, new.unscored
-        if timelines:
-            PROGRESS_UPSERT.execute(conn, _progress_rows(timelines))
-        if lessons:
-            LESSON_UPSERT.execute(conn, [
-                {"site_id": k[0], "course_id": k[1], "lesson_id": k[2], "actor_id": k[3],
-                 "first_ets": v.first_ets, "started_ets": v.started,
-                 "completed_ets": v.completed, "duration": v.duration}
-                for k, v in sorted(lessons.items())])
-        if attempts:
-            ATTEMPT_UPSERT.execute(conn, [
-                {"site_id": k[0], "course_id": k[1], "item_id": k[2], "actor_id": k[3],
-                 "ets": a.ets, "mid": a.mid, "lesson_id": a.lesson_id, "score": a.score,
-                 "maxscore": a.maxscore, "passed": a.passed, "duration": a.duration,
-                 "response": a.response, "attempts": a.attempts, "unscored": a.unscored}
-                for k, a in sorted(attempts.items())])
+        touched = gather(batches, outcomes)
+        if not touched:
+            return
+        keys = sorted(touched)
+        if conn.dialect.name == "postgresql":
+            _lock_learners(conn, keys)
+        progress, attempts, lessons = _read_state(conn, keys)
+        totals = _Totals()
+        progress_rows: list[dict[str, Any]] = []
+        attempt_rows: list[dict[str, Any]] = []
+        lesson_rows: list[dict[str, Any]] = []
+        for key in keys:
+            t = touched[key]
+            site, course, actor = key
+            old_attempts = attempts.get(key, {})
+            new_attempts = dict(old_attempts)
+            for item, a in t.attempts.items():
+                seen = old_attempts.get(item)
+                merged = a if seen is None else seen.merged(a)
+                new_attempts[item] = merged
+                attempt_rows.append(_attempt_row(key, item, merged))
+                totals.answer(site, course, item, seen, merged)
+                totals.duration(site, course, "item", item,
+                                seen.duration if seen else None, merged.duration)
+                ik = (site, course, item)
+                first = totals.items.setdefault(ik, [0.0] * 10 + [float(merged.ets)])
+                first[10] = min(first[10], merged.ets)
+            if t.attempts:
+                self._item_deltas(totals, site, course, old_attempts, new_attempts)
+            old_lessons = lessons.get(key, {})
+            new_lessons = dict(old_lessons)
+            for lesson_id, change in t.lessons.items():
+                seen_lesson = old_lessons.get(lesson_id)
+                merged_lesson = change if seen_lesson is None else seen_lesson.merged(change)
+                new_lessons[lesson_id] = merged_lesson
+                lesson_rows.append(_lesson_row(key, lesson_id, merged_lesson))
+                self._lesson_delta(totals, site, course, lesson_id, seen_lesson,
+                                   merged_lesson)
+            row, new_progress = _progress_row(key, t.events, progress.get(key))
+            row["score"] = sum(a.fraction or 0.0 for a in new_attempts.values())
+            row["lessons_completed"] = sum(1 for x in new_lessons.values()
+                                           if x.completed is not None)
+            row["fail_streak"] = fail_streak(new_attempts.values())
+            progress_rows.append(row)
+            self._course_delta(totals, site, course, progress.get(key), new_progress)
+        PROGRESS_UPSERT.execute(conn, progress_rows)
+        if lesson_rows:
+            LESSON_UPSERT.execute(conn, lesson_rows)
+        if attempt_rows:
+            ATTEMPT_UPSERT.execute(conn, attempt_rows)
+        _write_totals(conn, totals)
 
     @staticmethod
-    def _lesson(lessons: dict[tuple[int, str, str, str], _Lesson],
-                key: tuple[int, str, str, str], ev: ValidEvent, kind: str | None) -> None:
-        row = lessons.get(key)
-        if row is None:
-            row = lessons[key] = _Lesson(ev.ets)
-        row.first_ets = min(row.first_ets, ev.ets)
-        if kind != "lesson":
-            return
-        if ev.eid == "START":
-            row.started = _min(row.started, ev.ets)
-        elif row.completed is None or ev.ets < row.completed:
-            row.completed = ev.ets
-            row.duration = number(_edata(ev).duration)
+    def _item_deltas(totals: _Totals, site: int, course: str, old: dict[str, Attempt],
+                     new: dict[str, Attempt]) -> None:
+        before = item_contributions(old)
+        after = item_contributions(new)
+        for item, now in after.items():
+            was = before.get(item)
+            if was == now:
+                continue
+            row = totals.items.get((site, course, item))
+            if row is None:
+                row = totals.items[(site, course, item)] = [0.0] * 10 + [
+                    float(new[item].ets)]
+            for i, value in enumerate(now):
+                row[i] += value - (was[i] if was else 0)
+
+    @staticmethod
+    def _lesson_delta(totals: _Totals, site: int, course: str, lesson_id: str,
+                      old: Lesson | None, new: Lesson) -> None:
+        row = totals.lessons.setdefault((site, course, lesson_id), [0, 0, 0, new.first_ets])
+        row[0] += old is None
+        row[1] += (new.started is not None) - (old is not None and old.started is not None)
+        row[2] += (new.completed is not None) - (old is not None and old.completed is not None)
+        row[3] = min(row[3], new.first_ets)
+        totals.duration(site, course, "lesson", lesson_id, old.seconds if old else None,
+                        new.seconds)
+
+    @staticmethod
+    def _course_delta(totals: _Totals, site: int, course: str, old: Progress | None,
+                      new: Progress) -> None:
+        row = totals.courses.setdefault((site, course), [0, 0, 0, 0, new.last_ets])
+
+        def flags(p: Progress | None) -> tuple[int, int, int]:
+            if p is None:
+                return 0, 0, 0
+            s, c = p.started is not None, p.completed is not None
+            return int(s), int(c), int(s and c)
+
+        was, now = flags(old), flags(new)
+        row[0] += old is None
+        for i in range(3):
+            row[i + 1] += now[i] - was[i]
+        row[4] = max(row[4], new.last_ets)
+        totals.duration(site, course, "course", "",
+                        old.seconds_to_complete if old else None, new.seconds_to_complete)
 
 
-def _progress_rows(timelines: dict[tuple[int, str, str], list[tuple[int, str, int, int]]]
-                   ) -> list[dict[str, Any]]:
-    rows = []
-    for (site, course, actor), events in sorted(timelines.items()):
-        events.sort()
-        active = 0
-        started: int | None = None
-        completed: int | None = None
-        for i, (ets, chain, start, end) in enumerate(events):
-            if i and chain == events[i - 1][1]:
-                active += min(ets - events[i - 1][0], IDLE_CAP_MS)
-            if start:
-                started = _min(started, start)
-            if end:
-                completed = _min(completed, end)
-        rows.append({"site_id": site, "course_id": course, "actor_id": actor,
-                     "first_ets": events[0][0], "last_ets": events[-1][0],
-                     "started_ets": started, "completed_ets": completed,
-                     "active_ms": active, "first_chain": events[0][1],
-                     "last_chain": events[-1][1], "events": len(events)})
-    return rows
+def _lock_learners(conn: Connection, keys: list[LearnerKey]) -> None:
+    """Transaction locks on the learners, taken in one order by every writer."""
+    ids = sorted({int.from_bytes(hashlib.blake2b(
+        f"{site}\x1f{course}\x1f{actor}".encode(), digest_size=8).digest(), "big",
+        signed=True) for site, course, actor in keys})
+    conn.execute(text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:ids AS "
+                      "bigint[])) AS k"), {"ids": ids})
+
+
+def _read_state(conn: Connection, keys: list[LearnerKey]) -> tuple[
+        dict[LearnerKey, Progress], dict[LearnerKey, dict[str, Attempt]],
+        dict[LearnerKey, dict[str, Lesson]]]:
+    progress: dict[LearnerKey, Progress] = {}
+    attempts: dict[LearnerKey, dict[str, Attempt]] = {}
+    lessons: dict[LearnerKey, dict[str, Lesson]] = {}
+    by_course: dict[tuple[int, str], list[str]] = {}
+    for site, course, actor in keys:
+        by_course.setdefault((site, course), []).append(actor)
+    p, a, le = LEARN_PROGRESS.c, LEARN_ATTEMPTS.c, LEARN_LESSONS.c
+    for (site, course), actors in by_course.items():
+        for i in range(0, len(actors), READ_CHUNK):
+            chunk = actors[i:i + READ_CHUNK]
+            for pr in conn.execute(select(p.actor_id, p.first_ets, p.last_ets, p.started_ets,
+                                          p.completed_ets).where(
+                    p.site_id == site, p.course_id == course, p.actor_id.in_(chunk))):
+                progress[(site, course, pr[0])] = Progress(pr[1], pr[2], pr[3], pr[4])
+            for ar in conn.execute(select(
+                    a.actor_id, a.item_id, a.ets, a.mid, a.lesson_id, a.score, a.maxscore,
+                    a.passed, a.duration, a.response, a.attempts, a.unscored).where(
+                    a.site_id == site, a.course_id == course, a.actor_id.in_(chunk))):
+                attempts.setdefault((site, course, ar[0]), {})[ar[1]] = Attempt(*ar[2:])
+            for lr in conn.execute(select(le.actor_id, le.lesson_id, le.first_ets,
+                                          le.started_ets, le.completed_ets, le.duration).where(
+                    le.site_id == site, le.course_id == course, le.actor_id.in_(chunk))):
+                lessons.setdefault((site, course, lr[0]), {})[lr[1]] = Lesson(*lr[2:])
+    return progress, attempts, lessons
+
+
+def _attempt_row(key: LearnerKey, item: str, a: Attempt) -> dict[str, Any]:
+    return {"site_id": key[0], "course_id": key[1], "actor_id": key[2], "item_id": item,
+            "ets": a.ets, "mid": a.mid, "lesson_id": a.lesson_id, "score": a.score,
+            "maxscore": a.maxscore, "passed": a.passed, "duration": a.duration,
+            "response": a.response, "attempts": a.attempts, "unscored": a.unscored}
+
+
+def _lesson_row(key: LearnerKey, lesson_id: str, le: Lesson) -> dict[str, Any]:
+    return {"site_id": key[0], "course_id": key[1], "actor_id": key[2],
+            "lesson_id": lesson_id, "first_ets": le.first_ets, "started_ets": le.started,
+            "completed_ets": le.completed, "duration": le.duration}
+
+
+def _progress_row(key: LearnerKey, events: list[tuple[int, str, int, int]],
+                  old: Progress | None) -> tuple[dict[str, Any], Progress]:
+    """The group's part of the learner's progress row (active time added in SQL) and
+    the merged progress."""
+    events.sort()
+    active = 0
+    started: int | None = None
+    completed: int | None = None
+    for i, (ets, chain, start, end) in enumerate(events):
+        if i and chain == events[i - 1][1]:
+            active += min(ets - events[i - 1][0], IDLE_CAP_MS)
+        if start:
+            started = _min(started, start)
+        if end:
+            completed = _min(completed, end)
+    first, last = events[0][0], events[-1][0]
+    merged = Progress(first, last, started, completed) if old is None else Progress(
+        min(old.first_ets, first), max(old.last_ets, last), _min(old.started, started),
+        _min(old.completed, completed))
+    return ({"site_id": key[0], "course_id": key[1], "actor_id": key[2], "first_ets": first,
+             "last_ets": last, "started_ets": merged.started,
+             "completed_ets": merged.completed, "active_ms": active,
+             "first_chain": events[0][1], "last_chain": events[-1][1],
+             "events": len(events)}, merged)
+
+
+def _write_totals(conn: Connection, totals: _Totals) -> None:
+    if totals.courses:
+        COURSE_UPSERT.execute(conn, [
+            {"site_id": s, "course_id": c, "learners": v[0], "started": v[1],
+             "completed": v[2], "finished": v[3], "last_ets": v[4]}
+            for (s, c), v in sorted(totals.courses.items())])
+    if totals.lessons:
+        LESSON_STATS_UPSERT.execute(conn, [
+            {"site_id": s, "course_id": c, "lesson_id": le, "learners": v[0],
+             "started": v[1], "completed": v[2], "first_ets": v[3]}
+            for (s, c, le), v in sorted(totals.lessons.items())])
+    if totals.items:
+        ITEM_UPSERT.execute(conn, [
+            {"site_id": s, "course_id": c, "item_id": i, "learners": int(v[0]),
+             "attempts": int(v[1]), "unscored": int(v[2]), "out_of_range": int(v[3]),
+             "n": int(v[4]), "sx": v[5], "sy": v[6], "sxx": v[7], "syy": v[8], "sxy": v[9],
+             "first_ets": int(v[10])}
+            for (s, c, i), v in sorted(totals.items.items())])
+    answers = [{"site_id": s, "course_id": c, "item_id": i, "response": r, "count": n}
+               for (s, c, i, r), n in sorted(totals.answers.items()) if n]
+    if answers:
+        ANSWER_UPSERT.execute(conn, answers)
+    durations = [{"site_id": s, "course_id": c, "kind": k, "key": key, "seconds": v,
+                  "count": n}
+                 for (s, c, k, key, v), n in sorted(totals.durations.items()) if n]
+    if durations:
+        DURATION_UPSERT.execute(conn, durations)
+
+
+# --- statements ---------------------------------------------------------------------
 
 
 def _insert(dialect: str, table: Table) -> Any:
@@ -240,27 +532,38 @@ def _greatest(dialect: str) -> Any:
     return func.greatest if dialect == "postgresql" else func.max
 
 
-def _earliest(dialect: str, old: Any, new: Any) -> Any:
-    """The smaller of two nullable values (PostgreSQL's least skips NULL, SQLite's min
-    returns NULL: coalesce makes both mean "the smaller of those present")."""
-    return func.coalesce(_least(dialect)(old, new), old, new)
+def _replace(table: Table, key: list[str]) -> Any:
+    """Rows merged in Python (under the learner's lock) replace the stored ones."""
+    def build(dialect: str) -> Any:
+        stmt = _insert(dialect, table)
+        return stmt.on_conflict_do_update(index_elements=key, set_={
+            c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key})
+    return build
 
 
-def _attempt_upsert(dialect: str) -> Any:
-    stmt = _insert(dialect, ATTEMPTS)
-    t, new = ATTEMPTS.c, stmt.excluded
-    earlier = or_(new.ets < t.ets, and_(new.ets == t.ets, new.mid < t.mid))
-    first = ("ets", "mid", "lesson_id", "score", "maxscore", "passed", "duration", "response")
-    set_: dict[str, Any] = {c: case((earlier, new[c]), else_=t[c]) for c in first}
-    set_["attempts"] = t.attempts + new.attempts
-    set_["unscored"] = t.unscored + new.unscored
-    return stmt.on_conflict_do_update(
-        index_elements=["site_id", "course_id", "item_id", "actor_id"], set_=set_)
+def _add(table: Table, key: list[str], least: tuple[str, ...] = (),
+         greatest: tuple[str, ...] = ()) -> Any:
+    """Counter rows: the group's changes are added to the stored values."""
+    def build(dialect: str) -> Any:
+        stmt = _insert(dialect, table)
+        t, new = table.c, stmt.excluded
+        set_: dict[str, Any] = {}
+        for c in table.columns:
+            if c.name in key:
+                continue
+            if c.name in least:
+                set_[c.name] = _least(dialect)(t[c.name], new[c.name])
+            elif c.name in greatest:
+                set_[c.name] = _greatest(dialect)(t[c.name], new[c.name])
+            else:
+                set_[c.name] = t[c.name] + new[c.name]
+        return stmt.on_conflict_do_update(index_elements=key, set_=set_)
+    return build
 
 
 def _progress_upsert(dialect: str) -> Any:
-    stmt = _insert(dialect, PROGRESS)
-    t, new = PROGRESS.c, stmt.excluded
+    stmt = _insert(dialect, LEARN_PROGRESS)
+    t, new = LEARN_PROGRESS.c, stmt.excluded
     # The chunk continues the stored session chain: the gap between them counts too.
     joined = and_(bindparam("first_chain") == t.last_chain, new.first_ets >= t.last_ets)
     gap = _least(dialect)(new.first_ets - t.last_ets, literal(IDLE_CAP_MS))
@@ -269,33 +572,34 @@ def _progress_upsert(dialect: str) -> Any:
         set_={
             "first_ets": _least(dialect)(t.first_ets, new.first_ets),
             "last_ets": _greatest(dialect)(t.last_ets, new.last_ets),
-            "started_ets": _earliest(dialect, t.started_ets, new.started_ets),
-            "completed_ets": _earliest(dialect, t.completed_ets, new.completed_ets),
+            "started_ets": new.started_ets,
+            "completed_ets": new.completed_ets,
             "active_ms": t.active_ms + new.active_ms + case((joined, gap), else_=0),
             "last_chain": case((new.last_ets >= t.last_ets, new.last_chain),
                                else_=t.last_chain),
             "events": t.events + new.events,
+            "score": new.score,
+            "lessons_completed": new.lessons_completed,
+            "fail_streak": new.fail_streak,
         })
 
 
-def _lesson_upsert(dialect: str) -> Any:
-    stmt = _insert(dialect, LESSONS)
-    t, new = LESSONS.c, stmt.excluded
-    newer_end = or_(t.completed_ets.is_(None),
-                    and_(new.completed_ets.is_not(None), new.completed_ets < t.completed_ets))
-    return stmt.on_conflict_do_update(
-        index_elements=["site_id", "course_id", "lesson_id", "actor_id"],
-        set_={
-            "first_ets": _least(dialect)(t.first_ets, new.first_ets),
-            "started_ets": _earliest(dialect, t.started_ets, new.started_ets),
-            "completed_ets": _earliest(dialect, t.completed_ets, new.completed_ets),
-            "duration": case((newer_end, new.duration), else_=t.duration),
-        })
-
-
-ATTEMPT_UPSERT = PreparedUpsert(_attempt_upsert)
 PROGRESS_UPSERT = PreparedUpsert(_progress_upsert)
-LESSON_UPSERT = PreparedUpsert(_lesson_upsert)
+ATTEMPT_UPSERT = PreparedUpsert(_replace(LEARN_ATTEMPTS,
+                                         ["site_id", "course_id", "actor_id", "item_id"]))
+LESSON_UPSERT = PreparedUpsert(_replace(LEARN_LESSONS,
+                                        ["site_id", "course_id", "actor_id", "lesson_id"]))
+COURSE_UPSERT = PreparedUpsert(_add(LEARN_COURSES, ["site_id", "course_id"],
+                                    greatest=("last_ets",)))
+LESSON_STATS_UPSERT = PreparedUpsert(_add(LEARN_LESSON_STATS,
+                                          ["site_id", "course_id", "lesson_id"],
+                                          least=("first_ets",)))
+ITEM_UPSERT = PreparedUpsert(_add(LEARN_ITEMS, ["site_id", "course_id", "item_id"],
+                                  least=("first_ets",)))
+ANSWER_UPSERT = PreparedUpsert(_add(LEARN_ANSWERS,
+                                    ["site_id", "course_id", "item_id", "response"]))
+DURATION_UPSERT = PreparedUpsert(_add(LEARN_DURATIONS,
+                                      ["site_id", "course_id", "kind", "key", "seconds"]))
 
 
 def init_app(app: Flask) -> None:

@@ -364,15 +364,11 @@ class LearnAttempt(Base):
     course, with the count of every stored attempt. Items are keyed per course."""
 
     __tablename__ = "learn_attempts"
-    __table_args__ = (
-        Index("ix_learn_attempts_site_id_course_id_actor_id", "site_id", "course_id",
-              "actor_id"),
-    )
 
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
     course_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
-    item_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
     actor_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    item_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
     ets: Mapped[int] = mapped_column(BigInteger)  # of the first attempt
     mid: Mapped[str] = mapped_column(IdStr)
     lesson_id: Mapped[str | None] = mapped_column(IdStr)
@@ -380,13 +376,14 @@ class LearnAttempt(Base):
     maxscore: Mapped[float | None] = mapped_column(Float)
     passed: Mapped[int | None] = mapped_column(Integer)  # edata.pass: 1 Yes, 0 No
     duration: Mapped[float | None] = mapped_column(Float)  # seconds
-    response: Mapped[str | None] = mapped_column(String(256))  # resvalues, compact JSON
+    response: Mapped[str | None] = mapped_column(String(256))  # resvalues as text
     attempts: Mapped[int] = mapped_column(Integer)  # every stored ASSESS of the pair
     unscored: Mapped[int] = mapped_column(Integer)  # of them without a usable maxscore
 
 
 class LearnProgress(Base):
-    """One learner in one course: first/last event, course start and end, active time.
+    """One learner in one course: first/last event, course start and end, active time,
+    and what the learner table shows (score, lessons completed, failed first attempts).
 
     Active time adds the gap between consecutive events of the same session chain,
     capped at an idle threshold; an event older than the newest one already counted
@@ -405,6 +402,9 @@ class LearnProgress(Base):
     active_ms: Mapped[int] = mapped_column(BigInteger)
     last_chain: Mapped[str] = mapped_column(IdStr)  # session chain of the event at last_ets
     events: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)  # sum of first-attempt fractions
+    lessons_completed: Mapped[int] = mapped_column(Integer)
+    fail_streak: Mapped[int] = mapped_column(Integer)  # latest first attempts failed in a row
 
 
 class LearnLesson(Base):
@@ -414,12 +414,89 @@ class LearnLesson(Base):
 
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
     course_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
-    lesson_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
     actor_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
     first_ets: Mapped[int] = mapped_column(BigInteger)
     started_ets: Mapped[int | None] = mapped_column(BigInteger)
     completed_ets: Mapped[int | None] = mapped_column(BigInteger)
     duration: Mapped[float | None] = mapped_column(Float)  # edata.duration of that END
+
+
+class LearnCourse(Base):
+    """Per course: learner counts, kept by adding each learner's change at ingest."""
+
+    __tablename__ = "learn_courses"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    course_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    learners: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(Integer)
+    completed: Mapped[int] = mapped_column(Integer)
+    finished: Mapped[int] = mapped_column(Integer)  # started and completed
+    last_ets: Mapped[int] = mapped_column(BigInteger)
+
+
+class LearnLessonStats(Base):
+    """Per lesson of a course: learners, starts, completions, first event time."""
+
+    __tablename__ = "learn_lesson_stats"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    course_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    learners: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(Integer)
+    completed: Mapped[int] = mapped_column(Integer)
+    first_ets: Mapped[int] = mapped_column(BigInteger)
+
+
+class LearnItem(Base):
+    """Per quiz item of a course: counts and the sums Pearson's r needs, over first
+    attempts with a fraction x and the learner's rest-of-course score y."""
+
+    __tablename__ = "learn_items"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    course_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    item_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    learners: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer)
+    unscored: Mapped[int] = mapped_column(Integer)
+    out_of_range: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)
+    sx: Mapped[float] = mapped_column(Float)
+    sy: Mapped[float] = mapped_column(Float)
+    sxx: Mapped[float] = mapped_column(Float)
+    syy: Mapped[float] = mapped_column(Float)
+    sxy: Mapped[float] = mapped_column(Float)
+    first_ets: Mapped[int] = mapped_column(BigInteger)
+
+
+class LearnAnswer(Base):
+    """First-attempt responses per item of a course ("" when none was sent)."""
+
+    __tablename__ = "learn_answers"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    course_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    item_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    response: Mapped[str] = mapped_column(String(256), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class LearnDuration(Base):
+    """How many learners took each number of seconds: ``kind`` "course" (time to
+    complete, key ""), "lesson" (key: lesson id) or "item" (key: item id). Exact medians
+    come from these counts without reading one row per learner."""
+
+    __tablename__ = "learn_durations"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    course_id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    seconds: Mapped[float] = mapped_column(Float, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 # --- the tables, typed for Core statements (bulk inserts, upserts, selects) ---------
@@ -445,3 +522,11 @@ DASH_MINUTES = _table(DashMinute)
 DASH_KEY_HOURS = _table(DashKeyHour)
 DASH_REJECT_REASONS = _table(DashRejectReason)
 DASH_WARNINGS = _table(DashWarning)
+LEARN_ATTEMPTS = _table(LearnAttempt)
+LEARN_PROGRESS = _table(LearnProgress)
+LEARN_LESSONS = _table(LearnLesson)
+LEARN_COURSES = _table(LearnCourse)
+LEARN_LESSON_STATS = _table(LearnLessonStats)
+LEARN_ITEMS = _table(LearnItem)
+LEARN_ANSWERS = _table(LearnAnswer)
+LEARN_DURATIONS = _table(LearnDuration)
