@@ -1,9 +1,13 @@
-"""``collector bench dashboard``: funnel and flow query times over 1,000,000 events.
+"""``collector bench dashboard``: funnel, flow and course report times over 1,000,000
+events.
 
-Loads generated lesson traffic (``synthetic.py``) into a fresh database the way ingest
-does (validate each event, then ``persist_group`` with the dashboard's persist hook,
-5,000 events per transaction), then times a 4-step ordered funnel and a depth-5 session
-flow: once cold, then ``--repeat`` warm runs whose median is reported.
+Loads generated traffic into a fresh database the way ingest does (validate each event,
+then ``persist_group`` with the dashboard's and the learning analytics' persist hooks,
+5,000 events per transaction): one course of 10,000 learners, 20 lessons and 40 quiz
+items (``course_traffic.py``, one learner per 100 events asked for), then lesson
+traffic (``synthetic.py``) up to the total. Times a 4-step ordered funnel, a depth-5
+session flow, and the course page's progress, item analysis and learner table: once
+cold, then ``--repeat`` warm runs whose median is reported.
 """
 
 from __future__ import annotations
@@ -12,17 +16,22 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from sqlalchemy import Engine, func, insert, select
 
+from collector.analytics.courses import course_progress
 from collector.analytics.derived import DerivedTables
 from collector.analytics.flow import FlowSpec, session_flow
 from collector.analytics.funnel import FunnelSpec, parse_step, run_funnel
+from collector.analytics.items import item_analysis
 from collector.analytics.keys import KeyCatalog
+from collector.analytics.learners import learner_table
+from collector.analytics.learning_tables import LearningTables
+from collector.bench.course_traffic import COURSE, course_events
 from collector.bench.synthetic import synthetic_events
 from collector.config import normalize_database_url
 from collector.core.events.validate import ValidEvent, validate_event
@@ -45,7 +54,7 @@ def load_events(engine: Engine, site_id: int, events: int, session_length: int) 
     """Validate and store ``events`` generated events with the dashboard hook; seconds."""
 
     chains = SessionChains()
-    hook = DerivedTables()
+    hooks = [DerivedTables(), LearningTables()]
     started = time.perf_counter()
     pending: list[ValidEvent] = []
     done = 0
@@ -56,12 +65,24 @@ def load_events(engine: Engine, site_id: int, events: int, session_length: int) 
         with engine.connect() as conn:
             conn = conn.execution_options(sqlite_immediate=True)
             with conn.begin():
-                _, learned = persist_group(conn, [batch], chains, [hook])
+                _, learned = persist_group(conn, [batch], chains, hooks)
         chains.learn(learned)
         pending.clear()
 
     encode = msgspec.json.encode
-    for i, ev in enumerate(synthetic_events(events, session_length=session_length)):
+    learners = course_learners(events)
+
+    def generated() -> Iterator[dict[str, Any]]:
+        produced = 0
+        for ev in course_events(learners):
+            if produced == events:
+                return
+            produced += 1
+            yield ev
+        if produced < events:
+            yield from synthetic_events(events - produced, session_length=session_length)
+
+    for i, ev in enumerate(generated()):
         checked = validate_event(encode(ev), i, now_ms())
         if not isinstance(checked, ValidEvent):
             raise RuntimeError(f"generated event {i} was rejected: {checked.errors}")
@@ -77,6 +98,11 @@ def load_events(engine: Engine, site_id: int, events: int, session_length: int) 
     _progress(done, events, started, "loading")
     sys.stderr.write("\n")
     return time.perf_counter() - started
+
+
+def course_learners(events: int) -> int:
+    """Learners of the benchmark course: one per 100 events, 10,000 in 1,000,000."""
+    return max(10, events // 100)
 
 
 def _timed(run: Callable[[], Any], repeat: int) -> tuple[float, float]:
@@ -126,9 +152,24 @@ def _run(url: str, events: int, session_length: int, repeat: int) -> dict[str, A
             with engine.connect() as conn:
                 results["flow"] = session_flow(conn, catalog.load(conn), {}, flow)
 
-        sys.stderr.write("timing the funnel and the flow...\n")
+        def run_course_query() -> None:
+            with engine.connect() as conn:
+                results["course"] = course_progress(conn, site_id, COURSE)
+
+        def run_items_query() -> None:
+            with engine.connect() as conn:
+                results["items"] = item_analysis(conn, site_id, COURSE)
+
+        def run_learners_query() -> None:
+            with engine.connect() as conn:
+                results["learners"] = learner_table(conn, site_id, COURSE, now_ms=now_ms())
+
+        sys.stderr.write("timing the funnel, the flow and the course reports...\n")
         funnel_cold, funnel_s = _timed(run_funnel_query, repeat)
         flow_cold, flow_s = _timed(run_flow_query, repeat)
+        course_cold, course_s = _timed(run_course_query, repeat)
+        items_cold, items_s = _timed(run_items_query, repeat)
+        learners_cold, learners_s = _timed(run_learners_query, repeat)
         with engine.connect() as conn:
             stored = conn.execute(select(func.count()).select_from(Event)).scalar_one()
             sessions = conn.execute(select(func.count()).select_from(DashSession)
@@ -144,6 +185,15 @@ def _run(url: str, events: int, session_length: int, repeat: int) -> dict[str, A
             "flow_cold_s": round(flow_cold, 3),
             "funnel_counts": [s.count for s in results["funnel"].steps],
             "flow_paths": results["flow"].sessions,
+            "course_s": round(course_s, 3),
+            "items_s": round(items_s, 3),
+            "learners_s": round(learners_s, 3),
+            "course_cold_s": round(course_cold, 3),
+            "items_cold_s": round(items_cold, 3),
+            "learners_cold_s": round(learners_cold, 3),
+            "course_learners": results["course"].learners,
+            "course_lessons": len(results["course"].lessons),
+            "course_items": len(results["items"]),
         }
     finally:
         engine.dispose()
