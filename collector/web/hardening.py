@@ -10,19 +10,27 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, request
-
-from collector.web.openapi import INGEST_PATHS
+from flask import Blueprint, Flask, Response, abort, request
 
 UNFRAMED_PREFIXES = ("/demo",)
+_RAW_BODY_BLUEPRINTS: set[str] = set()
+
+
+def reads_raw_body(bp: Blueprint) -> Blueprint:
+    """Declare that every route of ``bp`` reads its request body itself (ingest doors).
+
+    Hardening then never parses such a body as a form: that would consume it (a beacon
+    may come with a form content type) and judge event data as form fields.
+    """
+    _RAW_BODY_BLUEPRINTS.add(bp.name)
+    return bp
 
 
 def refuse_nul_parameters() -> None:
     if "\x00" in request.path:
         abort(400, description="URL path: must not contain U+0000")
     sources = [("query parameter", request.args)]
-    if request.method == "POST" and request.path not in INGEST_PATHS:
-        # Never on ingest: reading .form would consume a beacon's body.
+    if request.method == "POST" and _RAW_BODY_BLUEPRINTS.isdisjoint(request.blueprints):
         sources.append(("form field", request.form))
     for source, values in sources:
         for name, value in values.items(multi=True):

@@ -12,25 +12,29 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from collector.core.events.envelope import EnvelopeError
+from collector.ingest import protocol
 from collector.ingest.pipeline import IngestResult, get_pipeline
 from collector.ingest.ratelimit import RateLimited
 from collector.storage.engine import StorageUnavailable, get_engine, ping
 from collector.storage.sites import SiteAuth, get_directory
+from collector.web.hardening import reads_raw_body
 from collector.web.origins import own_origin
 
-bp = Blueprint("ingest_http", __name__)
+bp = reads_raw_body(Blueprint("ingest_http", __name__))
 
 CORS_ALLOW_HEADERS = ("Content-Type, Authorization, x-app-id, x-device-id, x-channel-id, "
                       "x-session-id, x-request-id")
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, code: str, message: str, msgid: Any = None) -> None:
+    def __init__(self, error: protocol.ErrorCode, message: str, msgid: Any = None,
+                 retry_after_ms: int | None = None) -> None:
         super().__init__(message)
-        self.status = status
-        self.code = code
+        self.status = error.status
+        self.code = error.code
         self.message = message
         self.msgid = msgid
+        self.retry_after = protocol.retry_after_header(error, retry_after_ms)
 
 
 _RESPONSE_CODES = {400: "CLIENT_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN",
@@ -56,12 +60,12 @@ def gunzip_limited(data: bytes, limit: int) -> bytes:
     try:
         out = inflater.decompress(data, limit + 1)
     except zlib.error as exc:
-        raise HttpError(400, "INVALID_GZIP", f"body is not valid gzip: {exc}") from None
+        raise HttpError(protocol.INVALID_GZIP, f"body is not valid gzip: {exc}") from None
     if len(out) > limit or inflater.unconsumed_tail:
-        raise HttpError(413, "BODY_TOO_LARGE",
+        raise HttpError(protocol.BODY_TOO_LARGE,
                         f"decompressed body exceeds {limit} bytes (COLLECTOR_MAX_BODY_BYTES)")
     if not inflater.eof:
-        raise HttpError(400, "INVALID_GZIP", "gzip body is truncated")
+        raise HttpError(protocol.INVALID_GZIP, "gzip body is truncated")
     return out
 
 
@@ -70,13 +74,13 @@ def read_body() -> bytes:
     try:
         data = request.get_data(cache=False)
     except RequestEntityTooLarge:
-        raise HttpError(413, "BODY_TOO_LARGE",
+        raise HttpError(protocol.BODY_TOO_LARGE,
                         f"body exceeds {limit} bytes (COLLECTOR_MAX_BODY_BYTES)") from None
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding == "gzip":
         return gunzip_limited(data, limit)
     if encoding not in ("", "identity"):
-        raise HttpError(415, "UNSUPPORTED_ENCODING",
+        raise HttpError(protocol.UNSUPPORTED_ENCODING,
                         f"Content-Encoding {encoding[:40]!r} not supported; use gzip or none")
     return data
 
@@ -92,14 +96,14 @@ def authenticate() -> SiteAuth:
     try:
         site = get_directory().authenticate(write_key())
     except StorageUnavailable:
-        raise HttpError(503, "STORAGE_UNAVAILABLE",
+        raise HttpError(protocol.STORAGE_UNAVAILABLE,
                         "database unavailable: nothing was stored, retry later") from None
     if site is None:
-        raise HttpError(401, "INVALID_WRITE_KEY",
+        raise HttpError(protocol.INVALID_WRITE_KEY,
                         "missing or unknown write key: send Authorization: Bearer <key> "
                         "or ?key=<key>")
     if not site.allows_origin(request.headers.get("Origin"), own_origin()):
-        raise HttpError(403, "ORIGIN_NOT_ALLOWED",
+        raise HttpError(protocol.ORIGIN_NOT_ALLOWED,
                         f"origin {request.headers.get('Origin', '')[:200]!r} is not allowed "
                         f"for site {site.name!r}")
     return site
@@ -113,11 +117,12 @@ def ingest_request(transport: str) -> IngestResult:
         return get_pipeline().ingest_body(site, body, transport=transport,
                                           address=request.remote_addr)
     except EnvelopeError as exc:
-        raise HttpError(400, "INVALID_REQUEST", str(exc)) from None
+        raise HttpError(protocol.INVALID_REQUEST, str(exc)) from None
     except RateLimited as exc:
-        raise HttpError(429, "RATE_LIMITED", str(exc)) from None
+        raise HttpError(protocol.RATE_LIMITED, str(exc), retry_after_ms=exc.retry_after_ms,
+                        ) from None
     except StorageUnavailable:
-        raise HttpError(503, "STORAGE_UNAVAILABLE",
+        raise HttpError(protocol.STORAGE_UNAVAILABLE,
                         "database unavailable: nothing was stored, retry later") from None
 
 
@@ -183,8 +188,8 @@ def http_error(exc: HttpError) -> tuple[Response, int]:
                         response_code=_RESPONSE_CODES.get(exc.status, "CLIENT_ERROR"),
                         err=exc.code, errmsg=exc.message)
     resp = jsonify(body)
-    if exc.status == 429:
-        resp.headers["Retry-After"] = "1"
+    if exc.retry_after is not None:
+        resp.headers["Retry-After"] = exc.retry_after
     return resp, exc.status
 
 

@@ -15,15 +15,17 @@ from typing import Any
 from flask import Blueprint, request
 
 from collector.core.events.envelope import EnvelopeError
+from collector.ingest import protocol
 from collector.ingest.pipeline import PendingIngest, get_pipeline
 from collector.ingest.ratelimit import RateLimited
 from collector.storage.engine import StorageUnavailable
 from collector.storage.sites import get_directory
+from collector.web.hardening import reads_raw_body
 from collector.web.origins import own_origin
 from collector.web.sockets import sock
 
 log = logging.getLogger(__name__)
-bp = Blueprint("ingest_ws", __name__)
+bp = reads_raw_body(Blueprint("ingest_ws", __name__))
 
 CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455 registry: the database is unavailable
 CLOSE_BAD_KEY = 4401
@@ -61,10 +63,12 @@ def ingest_socket(ws: Any) -> None:
             pending.append(pipeline.submit_body(site, body, transport="ws", address=address))
         except EnvelopeError as exc:
             _flush(ws, pending)
-            _send(ws, {"id": _json_safe(exc.batch_id), "error": str(exc)})
+            _send(ws, protocol.error_frame(_json_safe(exc.batch_id), protocol.INVALID_REQUEST,
+                                           str(exc)))
         except RateLimited as exc:
             _flush(ws, pending)
-            _send(ws, {"id": _json_safe(exc.batch_id), "error": str(exc)})
+            _send(ws, protocol.error_frame(_json_safe(exc.batch_id), protocol.RATE_LIMITED,
+                                           str(exc), exc.retry_after_ms))
         while pending and (pending[0].done() or len(pending) >= MAX_IN_FLIGHT):
             _ack(ws, pending.popleft())
 
@@ -79,8 +83,9 @@ def _ack(ws: Any, item: PendingIngest) -> None:
     try:
         result = item.result()
     except StorageUnavailable:
-        _send(ws, {"id": _json_safe(item.batch_id),
-                   "error": "storage unavailable: batch not stored, send it again"})
+        _send(ws, protocol.error_frame(
+            _json_safe(item.batch_id), protocol.STORAGE_UNAVAILABLE,
+            "storage unavailable: batch not stored, send it again"))
         return
     frame = result.ack()
     frame["id"] = _json_safe(frame["id"])
