@@ -37,15 +37,21 @@ def proxied(make_app: Any, pg_url: str) -> Iterator[tuple[LiveServer, TcpProxy, 
 
 
 def post(server: LiveServer, events: list[Any]) -> tuple[int, dict[str, Any]]:
+    status, body, _ = post_with_headers(server, events)
+    return status, body
+
+
+def post_with_headers(server: LiveServer, events: list[Any],
+                      ) -> tuple[int, dict[str, Any], dict[str, str]]:
     req = urllib.request.Request(
         server.url + "/v1/telemetry", data=msgspec.json.encode({"events": events}),
         headers={"Authorization": f"Bearer {server.key}", "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, json.loads(resp.read())
+            return resp.status, json.loads(resp.read()), dict(resp.headers)
     except urllib.error.HTTPError as err:
         with err:
-            return err.code, json.loads(err.read())
+            return err.code, json.loads(err.read()), dict(err.headers)
 
 
 def stored_mids(direct_url: str) -> list[str]:
@@ -64,8 +70,8 @@ def test_http_503_while_down_then_retry_stores_once(
     assert post(server, first)[0] == 200
     proxy.cut()
     retry = [event(), event(), event()]
-    status, body = post(server, retry)
-    assert status == 503
+    status, body, headers = post_with_headers(server, retry)
+    assert status == 503 and headers["Retry-After"] == "2"
     assert body["responseCode"] == "SERVER_ERROR"
     assert body["params"]["err"] == "STORAGE_UNAVAILABLE"
     proxy.restore()
@@ -95,7 +101,8 @@ def test_ws_error_frame_no_ack_then_resend(proxied: tuple[LiveServer, TcpProxy, 
         ws.send(json.dumps({"id": "b1", "events": batch}))
         reply = json.loads(ws.recv(timeout=60))
         assert reply == {"id": "b1",
-                         "error": "storage unavailable: batch not stored, send it again"}
+                         "error": "storage unavailable: batch not stored, send it again",
+                         "code": "STORAGE_UNAVAILABLE", "retry": True, "retry_after_ms": 2000}
         proxy.restore()
         ws.send(json.dumps({"id": "b1", "events": batch}))
         reply = json.loads(ws.recv(timeout=60))

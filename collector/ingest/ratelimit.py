@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -9,10 +10,11 @@ import time
 class RateLimited(Exception):
     """Too many events per second for this write key and client address."""
 
-    def __init__(self, limit: float) -> None:
+    def __init__(self, limit: float, retry_after_ms: int | None = None) -> None:
         super().__init__(f"rate limit exceeded: at most {limit:g} events/s per write key "
                          "and client address; retry later")
         self.limit = limit
+        self.retry_after_ms = retry_after_ms  # until the bucket holds the batch (or is full)
         self.batch_id: object = None
 
 
@@ -36,7 +38,8 @@ class EventRateLimiter:
             # A batch larger than the burst is allowed once the bucket is full.
             if count > tokens and tokens < self.rate:
                 self._buckets[key] = (tokens, now)
-                raise RateLimited(self.rate)
+                wait = (min(count, self.rate) - tokens) / self.rate
+                raise RateLimited(self.rate, max(1, math.ceil(wait * 1000)))
             self._buckets[key] = (tokens - count, now)
             if len(self._buckets) > 100_000:
                 self._evict(now)

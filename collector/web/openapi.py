@@ -51,7 +51,13 @@ def _ingest_errors(*codes: int) -> dict[str, Any]:
         429: "Over COLLECTOR_RATE_LIMIT events/s for this write key and client address",
         503: "Database unavailable: nothing was stored; retry later",
     }
-    return {str(c): _json(_ref("TelemetryError"), text[c]) for c in codes}
+    responses = {str(c): _json(_ref("TelemetryError"), text[c]) for c in codes}
+    for code in (429, 503):  # the batch was not stored: resend it after Retry-After
+        if code in codes:
+            responses[str(code)]["headers"] = {"Retry-After": {
+                "description": "Seconds to wait before resending the same batch",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+    return responses
 
 
 _INGEST_BODY = {
@@ -137,8 +143,11 @@ def document() -> dict[str, Any]:
             "description": (
                 "Telemetry V3 ingest over HTTP (Sunbird-compatible), exports and the event "
                 "catalog. The WebSocket door `GET /v1/ws?key=KEY` (frames `{\"id\", "
-                "\"events\"}`, acks after commit) is described in the README; OpenAPI "
-                "cannot describe WebSocket frames."),
+                "\"events\"}`, acks after commit; a frame that cannot be stored is "
+                "answered `{\"id\", \"error\", \"code\", \"retry\"}` plus "
+                "`retry_after_ms` when known, with the codes of `params.err`: "
+                "INVALID_REQUEST, BODY_TOO_LARGE, RATE_LIMITED, STORAGE_UNAVAILABLE) is "
+                "described in the README; OpenAPI cannot describe WebSocket frames."),
         },
         "paths": {
             "/v1/telemetry": _telemetry("ingestTelemetry"),

@@ -76,7 +76,9 @@ def test_unusable_frame_gets_error_frame_and_connection_stays_open(
         live_server: LiveServer, frame: str, error: str) -> None:
     with open_ws(live_server) as ws:
         reply = send(ws, frame)
-        assert set(reply) == {"id", "error"} and reply["error"].startswith(error)
+        assert set(reply) == {"id", "error", "code", "retry"}
+        assert reply["error"].startswith(error)
+        assert reply["code"] == "INVALID_REQUEST" and reply["retry"] is False
         assert reply["id"] == json.loads(frame).get("id") if frame.startswith("{") else True
         ack = send(ws, {"id": "next", "events": [event()]})
         assert ack["accepted"] == 1
@@ -141,6 +143,8 @@ def test_rate_limit_error_frame(make_app: Any, sqlite_url: str) -> None:
             assert send(ws, {"id": "a", "events": [event() for _ in range(5)]})["accepted"] == 5
             reply = send(ws, {"id": "b", "events": [event()]})
             assert reply["id"] == "b" and "rate limit exceeded" in reply["error"]
+            assert reply["code"] == "RATE_LIMITED" and reply["retry"] is True
+            assert 0 < reply["retry_after_ms"] <= 1000
         assert stored(app) == 5
     finally:
         server.stop()
