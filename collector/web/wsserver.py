@@ -12,6 +12,9 @@ simple-websocket (which flask-sock builds on) has three gaps this subclass close
   acks, which parks the handler in ``send``) would grow the server's memory without
   limit. We stop reading the socket while ``max_buffered_frames`` frames or
   ``max_buffered_bytes`` bytes wait, so TCP flow control pushes back on the client.
+- **Inflating without bound.** It accepts permessage-deflate and inflates each chunk
+  whole before checking the message size; here the limit applies while inflating
+  (:mod:`collector.web.ws_inflate`) and such a message is refused with 1009 too.
 - **Sends that block forever.** ``send`` writes to a blocking socket; a client that
   never reads fills the socket buffers and the handler thread (one of gunicorn's) hangs.
   Every send here must make progress within ``send_timeout`` seconds, else the
@@ -31,6 +34,8 @@ from simple_websocket import ConnectionClosed, Server
 from wsproto.events import CloseConnection
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError
+
+from collector.web.ws_inflate import BoundedInflateConnection
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +130,9 @@ class ClosingHandshakeServer(Server):
     def handshake(self) -> None:
         raw: socket.socket = self.sock  # type: ignore[has-type]  # set by Base.__init__
         self.sock = SendBoundedSocket(raw, self.send_timeout)
+        if self.max_message_size:
+            connection: Any = self.ws  # type: ignore[has-type]  # set by Base.__init__
+            self.ws = BoundedInflateConnection(connection, self.max_message_size)
         super().handshake()
 
     def send(self, data: Any) -> None:
@@ -142,6 +150,13 @@ class ClosingHandshakeServer(Server):
         if isinstance(self.sock, SendBoundedSocket) and self.sock.stuck:
             self.connected = False  # no close frame can reach a peer that does not read
             return
+        if not self.connected:
+            # The reader thread wakes the handler before it writes its close frame (and
+            # then drains a refused message); the WSGI server closes the socket as soon
+            # as the handler returns, so let the reader finish first.
+            reader = getattr(self, "thread", None)
+            if reader is not None and reader is not threading.current_thread():
+                reader.join(DRAIN_SECONDS + 1)
         super().close(reason, message)
 
     def receive(self, timeout: float | None = None) -> Any:
@@ -154,7 +169,9 @@ class ClosingHandshakeServer(Server):
     def _handle_events(self) -> bool:
         keep_going: bool = super()._handle_events()
         limit = self.max_message_size
-        if not keep_going and limit and self.incoming_message_len > limit:
+        too_big = limit and (self.incoming_message_len > limit or (
+            isinstance(self.ws, BoundedInflateConnection) and self.ws.refused))
+        if not keep_going and too_big:
             self._drain_until_peer_close()
         elif keep_going:
             self._wait_for_room()
