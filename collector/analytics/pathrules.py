@@ -6,6 +6,12 @@ is bounded by ``max_mem``. Python's ``re`` would let ``(a+)+$`` against a long p
 name pin a CPU for minutes. On top of that a pattern is at most 200 characters, a site
 keeps at most 50 rules, and the input is a label of at most 512 characters, so the
 cost of cleaning a label has a small fixed ceiling without any timeout.
+
+Replacing can still multiply text (a one-character match becomes a 200-character
+label), so a pattern that matches the empty string is refused, zero-width matches of
+saved patterns (``\\b``) replace nothing, and every rule's output is cut at MAX_OUTPUT
+characters while it is built: 50 rules on any page name cost at most 50 passes over
+MAX_OUTPUT characters.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ MAX_PATTERN = 200
 MAX_LABEL = 200
 MAX_RULES = 50
 MAX_INPUT = 512
+MAX_OUTPUT = 512
 
 _options = re2.Options()
 _options.log_errors = False
@@ -36,11 +43,35 @@ def compile_pattern(pattern: str) -> Any:
     if len(pattern) > MAX_PATTERN:
         raise ValueError(f"pattern: at most {MAX_PATTERN} characters")
     try:
-        return re2.compile(pattern, _options)
+        compiled = re2.compile(pattern, _options)
     except re2.error as exc:
         detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
         raise ValueError(f"pattern {pattern!r}: {detail} (RE2 syntax: no backreferences "
                          "or lookaround)") from None
+    if compiled.search("") is not None:
+        raise ValueError(f"pattern {pattern!r} matches the empty string, so it would insert "
+                         "its label between every two characters; make it match at least "
+                         "one character (e.g. z+ instead of z*)")
+    return compiled
+
+
+def replace_capped(pattern: Any, label: str, text: str) -> str:
+    """Every non-empty match of ``pattern`` in ``text`` replaced by ``label`` (literal
+    text, never a template), stopping once the result reaches MAX_OUTPUT characters."""
+    parts: list[str] = []
+    size = last = 0
+    for match in pattern.finditer(text):
+        start, end = match.span()
+        if start == end:
+            continue
+        parts += (text[last:start], label)
+        size += start - last + len(label)
+        last = end
+        if size >= MAX_OUTPUT:
+            break
+    else:
+        parts.append(text[last:])
+    return "".join(parts)[:MAX_OUTPUT]
 
 
 def check_label(label: str) -> str:
@@ -76,8 +107,7 @@ class Cleaner:
             return hit
         out = label[:MAX_INPUT]
         for pattern, replacement in self._compiled:
-            # A function replacement: the label is literal text, never a template.
-            out = pattern.sub(lambda _m, r=replacement: r, out)
+            out = replace_capped(pattern, replacement, out)
         self._memo[label] = out
         return out
 
