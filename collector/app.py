@@ -31,6 +31,7 @@ from collector.web import (
     sockets,
     tracker_asset,
 )
+from collector.web.dashboard import course_views
 from collector.web.dashboard import views as dashboard
 
 
@@ -60,8 +61,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Web surfaces, one blueprint each.
     sockets.init_app(app)
     auth.init_app(app)
-    for blueprint in (ingest_http.bp, ingest_ws.bp, dashboard.bp, exports.bp, catalog.bp,
-                      demo.bp):
+    for blueprint in (ingest_http.bp, ingest_ws.bp, dashboard.bp, course_views.bp, exports.bp,
+                      catalog.bp, demo.bp):
         app.register_blueprint(blueprint)
     tracker_asset.init_app(app)
     openapi.init_app(app)

@@ -35,7 +35,7 @@ from collector.bench.course_traffic import COURSE, course_events
 from collector.bench.synthetic import synthetic_events
 from collector.config import normalize_database_url
 from collector.core.events.validate import ValidEvent, validate_event
-from collector.ingest.persist import PreparedBatch, SessionChains, persist_group
+from collector.ingest.persist import PersistHook, PreparedBatch, SessionChains, persist_group
 from collector.storage.engine import make_engine, upgrade
 from collector.storage.models import DashSession, Event, Site, now_ms
 
@@ -54,7 +54,7 @@ def load_events(engine: Engine, site_id: int, events: int, session_length: int) 
     """Validate and store ``events`` generated events with the dashboard hook; seconds."""
 
     chains = SessionChains()
-    hooks = [DerivedTables(), LearningTables()]
+    hooks: list[PersistHook] = [DerivedTables(), LearningTables()]
     started = time.perf_counter()
     pending: list[ValidEvent] = []
     done = 0

@@ -60,6 +60,12 @@ NOT_IN_API: dict[tuple[str, str], str] = {
     ("/dashboard/data/sessions/{sid}", "GET"): "data of one session's timeline",
     ("/dashboard/data/rejected", "GET"): "data of the rejected page's live refresh",
     ("/dashboard/data/warnings", "GET"): "data of the warnings page's live refresh",
+    ("/dashboard/courses", "GET"): "HTML page",
+    ("/dashboard/course/{course}", "GET"): "HTML page",
+    ("/dashboard/data/courses", "GET"): "data of the course list's live refresh",
+    ("/dashboard/data/course/{course}", "GET"): "data of one course page's live refresh",
+    ("/dashboard/courses.csv", "GET"): "CSV download linked from the course list",
+    ("/dashboard/csv/course/{table}/{course}", "GET"): "CSV downloads of the course page",
 }
 
 
