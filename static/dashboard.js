@@ -127,9 +127,28 @@
     };
     ws.onclose = function () {
       if (status) { status.textContent = "○ reconnecting"; status.className = "live-status"; }
-      setTimeout(connect, backoff);
-      backoff = Math.min(backoff * 2, 15000);
+      // A refused handshake looks like any other close: ask the same path without an
+      // upgrade, which answers 401/403 as the handshake did. Those never heal by retrying.
+      fetch("/v1/live", { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.status === 401 || r.status === 403; },
+              function () { return false; })
+        .then(function (refused) {
+          if (refused) { sessionEnded(); return; }
+          setTimeout(connect, backoff);
+          backoff = Math.min(backoff * 2, 15000);
+        });
     };
+  }
+
+  function sessionEnded() {
+    state.live = "ended";
+    if (!status) return;
+    status.textContent = "○ session ended: ";
+    status.className = "live-status ended";
+    var login = document.createElement("a");
+    login.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    login.textContent = "log in again";
+    status.appendChild(login);
   }
 
   var initial = document.getElementById("initial-data");

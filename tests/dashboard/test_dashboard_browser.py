@@ -120,3 +120,38 @@ def test_script_in_event_fields_renders_as_text(page: Any, live_server: LiveServ
     assert page.evaluate("window.__xss") is None
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-escaping.png"), full_page=True)
+
+
+# Keeps every WebSocket the page opens, so a test can close one and count reconnects.
+RECORD_SOCKETS = """
+window.__sockets = [];
+const Native = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+  const ws = protocols === undefined ? new Native(url) : new Native(url, protocols);
+  window.__sockets.push(ws);
+  return ws;
+};
+window.WebSocket.prototype = Native.prototype;
+Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+"""
+
+
+def test_live_updates_stop_once_the_session_ended(page: Any, live_server: LiveServer) -> None:
+    page.add_init_script(RECORD_SOCKETS)
+    page.clock.install()
+    open_live(page, live_server.url + "/dashboard")
+
+    # A dropped socket while logged in: the page reconnects.
+    page.evaluate("window.__sockets[0].close()")
+    page.wait_for_function("window.__sockets.length === 2", timeout=5000)
+    page.clock.run_for(1000)
+    page.wait_for_selector("#live-status.on", timeout=5000)
+
+    # Logged out elsewhere (the session cookie is gone), then the socket drops.
+    page.context.clear_cookies()
+    page.evaluate("window.__sockets[1].close()")
+    page.wait_for_selector("#live-status.ended", timeout=5000)
+    assert "log in" in page.inner_text("#live-status")
+    page.clock.run_for(120_000)  # every reconnect the old backoff would have made
+    assert page.evaluate("window.__sockets.length") == 2, "it kept reconnecting"
+    assert page.get_attribute("#live-status a", "href") == "/login?next=%2Fdashboard"

@@ -13,7 +13,7 @@ import queue
 import time
 from typing import Any
 
-from flask import abort, current_app, request
+from flask import Response, abort, current_app, jsonify, request
 
 from collector.analytics.derived import LIVE_SAMPLE
 from collector.analytics.live_feed import IDLE_CHECK_S, MORE, get_feed
@@ -35,6 +35,17 @@ def refuse_foreign_socket() -> None:
         allowed.add(normalize_origin(public))
     if origin and normalize_origin(origin) not in allowed:
         abort(403, description="live updates are only served to the collector's own pages")
+
+
+def live_probe() -> tuple[Response, int]:
+    """Plain ``GET /v1/live``: the answer the handshake would get (401, 403), else 426.
+
+    A browser cannot read why a WebSocket handshake was refused; after a close the
+    dashboard asks here to tell "the session ended" from "reconnect".
+    """
+    response = jsonify({"error": "open /v1/live as a WebSocket"})
+    response.headers["Upgrade"] = "websocket"
+    return response, 426
 
 
 def live_socket(ws: Any) -> None:

@@ -31,7 +31,7 @@ from collector.analytics.pathrules import MAX_RULES, check_label, compile_patter
 from collector.storage.engine import get_engine
 from collector.storage.models import PathRule, SavedFunnel, now_ms
 from collector.web.auth import check_csrf, current_user, login_required
-from collector.web.dashboard.live import live_socket, refuse_foreign_socket
+from collector.web.dashboard.live import live_probe, live_socket, refuse_foreign_socket
 from collector.web.dashboard.page_data import (
     csv_cell,
     flow_data,
@@ -347,3 +347,4 @@ def _guard_live_socket() -> None:
 
 
 sock.route("/v1/live", bp=bp)(live_socket)
+bp.route("/v1/live")(live_probe)  # the same path without an upgrade: why a handshake failed
