@@ -1,0 +1,70 @@
+"""The course pages in Debian chromium (Playwright): live update after an ingest, no
+reload, event text drawn as text. Screenshots go to ``test-artifacts/`` (gitignored)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.sync.client import connect
+
+from collector.bench.course_traffic import COURSE, course_events
+from tests.analytics.conftest import T0, answer
+from tests.conftest import ADMIN_PASSWORD, LiveServer
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+XSS = "<img src=x onerror=window.__xss=1>"
+
+
+@pytest.fixture
+def page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard")
+    yield page
+    context.close()
+
+
+def send(server: LiveServer, events: list[dict[str, Any]]) -> float:
+    """Ingest over the WebSocket API in frames of 500; returns when the last ack came."""
+    with connect(f"{server.ws_url}/v1/ws?key={server.key}", open_timeout=5) as ws:
+        for i in range(0, len(events), 500):
+            ws.send(json.dumps({"id": f"b{i}", "events": events[i:i + 500]}))
+            ack = json.loads(ws.recv(timeout=30))
+            assert ack["accepted"] == len(events[i:i + 500]), ack
+    return time.monotonic()
+
+
+def test_course_page_updates_live_and_screenshots(page: Any, live_server: LiveServer) -> None:
+    send(live_server, list(course_events(60, lessons=6, items=12, start_ms=T0)))
+    page.goto(live_server.url + "/dashboard/courses")
+    page.wait_for_selector(f"#courses a:text('{COURSE}')")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-courses.png"), full_page=True)
+
+    page.click(f"#courses a:text('{COURSE}')")
+    page.wait_for_selector("#live-status.on", timeout=5000)
+    page.wait_for_selector("#chart-lessons .bars")
+    page.evaluate("window.__sameDocument = true")
+    learners_before = int(page.inner_text("#stat-learners"))
+    assert learners_before == 60
+    acked = send(live_server, [answer(COURSE, "lesson-01", "item-new", "late-learner",
+                                      T0 + 10**7, score=1, response=XSS)])
+    page.wait_for_function(
+        "document.querySelector('#stat-learners').textContent === '61' && "
+        "document.querySelector('#items').textContent.includes('item-new')", timeout=1000)
+    elapsed = time.monotonic() - acked
+    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+    assert elapsed < 1.0
+    assert XSS in page.inner_text("#items")  # shown as text
+    assert page.evaluate("window.__xss === undefined")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-course.png"), full_page=True)
