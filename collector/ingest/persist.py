@@ -18,7 +18,13 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from collector.core.events.validate import RejectedEvent, ValidEvent
-from collector.storage.dialect import insert_for
+from collector.storage.dialect import (
+    CopyStage,
+    insert_for,
+    is_postgres,
+    run_unnest,
+    unnest_insert,
+)
 from collector.storage.models import (
     COURSE_STARTS,
     DUPLICATE_RECEIPTS,
@@ -153,6 +159,10 @@ def _sqlite_insert_events(rows: int) -> str:
 
 
 _SQLITE_INSERT_CHUNK = _sqlite_insert_events(SQLITE_ROWS_PER_STATEMENT)
+# PostgreSQL: the group's rows are COPY-ed into a staging table and moved in mid order,
+# so concurrent writers take index locks in one order.
+PG_EVENTS_STAGE = CopyStage(EVENTS, EVENT_COLUMNS, conflict=["mid"], returning=["mid"],
+                            order_by=["mid"])
 
 
 def row_values(ev: ValidEvent, site_id: int, received_at: int) -> tuple[Any, ...]:
@@ -195,12 +205,8 @@ def _insert_events(conn: Connection, events: list[ValidEvent]) -> set[str]:
             return {r[0] for r in cur.execute("SELECT mid FROM events WHERE id > ?", (before,))}
         finally:
             cur.close()
-    events = sorted(events, key=lambda ev: ev.mid)  # one lock order for concurrent writers
-    stmt = insert_for(conn, EVENTS).on_conflict_do_nothing(index_elements=["mid"])
-    result = conn.execute(stmt.returning(EVENTS.c.mid), [
-        dict(zip(EVENT_COLUMNS, ev.row + (ev.chain_id, ev.duplicate_of), strict=True))
-        for ev in events])
-    return set(result.scalars().all())
+    rows = [ev.row + (ev.chain_id, ev.duplicate_of) for ev in events]
+    return {r[0] for r in PG_EVENTS_STAGE.insert(conn, rows)}
 
 
 def _rejected_rows(batch: PreparedBatch) -> Iterable[dict[str, Any]]:
@@ -276,16 +282,26 @@ def _link_sessions(
 
     if new_rows:
         rows = [new_rows[k] for k in sorted(new_rows)]
-        stmt = insert_for(conn, SESSION_LINKS).on_conflict_do_nothing(
-            index_elements=["site_id", "sid"])
-        result = conn.execute(stmt.returning(SESSION_LINKS.c.site_id, SESSION_LINKS.c.sid), rows)
-        mine = {(r.site_id, r.sid) for r in result}
+        if is_postgres(conn):
+            mine = {(r[0], r[1]) for r in run_unnest(
+                conn, _PG_INSERT_LINKS, [tuple(r.values()) for r in rows], len(_LINK_COLUMNS))}
+        else:
+            stmt = insert_for(conn, SESSION_LINKS).on_conflict_do_nothing(
+                index_elements=["site_id", "sid"])
+            result = conn.execute(
+                stmt.returning(SESSION_LINKS.c.site_id, SESSION_LINKS.c.sid), rows)
+            mine = {(r.site_id, r.sid) for r in result}
         raced = set(new_rows) - mine
         if raced:  # another process linked these sids first: its roots are the truth
             known.update(_select_roots(conn, raced))
             for batch, ev in pending:
                 ev.chain_id = known[(batch.site_id, ev.sid or "")]
     return {k: v for k, v in known.items() if cached(k) is None}
+
+
+_LINK_COLUMNS = ("site_id", "sid", "root_sid", "first_seen")
+_PG_INSERT_LINKS = unnest_insert(SESSION_LINKS, _LINK_COLUMNS, conflict=["site_id", "sid"],
+                                 returning=["site_id", "sid"])
 
 
 def _link_row(key: tuple[int, str], root: str, seen: int) -> dict[str, Any]:
@@ -308,6 +324,12 @@ def _select_roots(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[in
     return found
 
 
+_START_COLUMNS = ("site_id", "actor_id", "course_id", "chain_id", "mid", "ets")
+_PG_INSERT_STARTS = unnest_insert(COURSE_STARTS, _START_COLUMNS,
+                                  conflict=["site_id", "actor_id", "course_id", "chain_id"],
+                                  returning=["mid"])
+
+
 def _flag_course_starts(conn: Connection, batches: Sequence[PreparedBatch]) -> None:
     """First course START per (site, actor, course, chain) is canonical; flag the others."""
     starts: list[tuple[tuple[int, str, str, str], ValidEvent]] = []
@@ -325,11 +347,14 @@ def _flag_course_starts(conn: Connection, batches: Sequence[PreparedBatch]) -> N
          "mid": ev.mid, "ets": ev.ets}
         for k, ev in sorted(first.items(), key=lambda item: item[0])
     ]
-    stmt = insert_for(conn, COURSE_STARTS).on_conflict_do_nothing(
-        index_elements=["site_id", "actor_id", "course_id", "chain_id"])
-    result = conn.execute(stmt.returning(COURSE_STARTS.c.mid), rows)
+    if is_postgres(conn):
+        new_mids = {r[0] for r in run_unnest(
+            conn, _PG_INSERT_STARTS, [tuple(r.values()) for r in rows], len(_START_COLUMNS))}
+    else:
+        stmt = insert_for(conn, COURSE_STARTS).on_conflict_do_nothing(
+            index_elements=["site_id", "actor_id", "course_id", "chain_id"])
+        new_mids = set(conn.execute(stmt.returning(COURSE_STARTS.c.mid), rows).scalars())
     canonical = {key: ev.mid for key, ev in first.items()}
-    new_mids = set(result.scalars().all())
     conflicted = [key for key, ev in first.items() if ev.mid not in new_mids]
     t = COURSE_STARTS.c
     for key in conflicted:  # an earlier group or process stored this key's start

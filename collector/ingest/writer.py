@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from collector.core.events.validate import RejectedEvent
 from collector.ingest.persist import (
+    PG_EVENTS_STAGE,
     BatchOutcome,
     PersistHook,
     PreparedBatch,
@@ -27,6 +28,7 @@ from collector.ingest.persist import (
     persist_group,
 )
 from collector.ingest.timing import StepTimes
+from collector.storage.dialect import is_postgres
 from collector.storage.engine import StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,8 @@ class BatchWriter:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        if is_postgres(engine):
+            PG_EVENTS_STAGE.watch(engine)
         self.chains = SessionChains()
         self.hooks: list[PersistHook] = []  # in-transaction phase (collector.ingest.pipeline)
         self.times = StepTimes()

@@ -49,6 +49,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _sqlite_setup(engine)
         return engine
+    # Bulk writes without RETURNING go to psycopg's executemany (one short statement,
+    # converted once, pipelined) instead of SQLAlchemy's multi-row VALUES, whose text
+    # changes with the row count and is parsed again on every call.
+    kwargs.setdefault("use_insertmanyvalues", False)
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
