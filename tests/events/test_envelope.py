@@ -54,3 +54,32 @@ def test_deep_nesting_keeps_the_siblings() -> None:
 def test_deep_nesting_of_a_non_object_body() -> None:
     with pytest.raises(EnvelopeError):
         decode_envelope(b"[" * 20000 + b"]" * 20000)
+
+
+DEEP = b'{"eid": "LOG", "x": ' + b"[" * 20000 + b"]" * 20000 + b"}"
+
+
+def test_deep_nesting_keeps_an_id_sent_after_the_events() -> None:
+    good = msgspec.json.encode(event())
+    body = b'{"events": [' + good + b", " + DEEP + b'], "id": "late"}'
+    env = decode_envelope(body)
+    assert env.batch_id == "late" and env.events == [good, DEEP]
+
+
+def test_deep_nesting_reads_the_sunbird_msgid() -> None:
+    body = (b'{"params": {"msgid": "m-7"}, "events": [' + DEEP + b'], "id": 5, "ver": "3.0"}')
+    env = decode_envelope(body)
+    assert (env.batch_id, env.msgid, env.events) == (5, "m-7", [DEEP])
+
+
+@pytest.mark.parametrize("events", [b'"nope"', b"{}", b"7", b"null"])
+def test_deep_nesting_with_events_not_a_list_is_an_error(events: bytes) -> None:
+    body = b'{"id": "b9", "events": ' + events + b', "deep": ' + DEEP + b"}"
+    with pytest.raises(EnvelopeError, match='"events": expected a list') as info:
+        decode_envelope(body)
+    assert info.value.batch_id == "b9"
+
+
+def test_deep_nesting_without_events_is_an_error() -> None:
+    with pytest.raises(EnvelopeError, match='"events": required'):
+        decode_envelope(b'{"id": "b8", "deep": ' + DEEP + b"}")

@@ -62,8 +62,11 @@ def _explain_frame(body: bytes) -> EnvelopeError:
     try:
         value = _any_decoder.decode(body)
     except RecursionError:
-        if body.lstrip()[:1] != b"{":
-            return EnvelopeError('body must be a JSON object with an "events" list')
+        # Too deep to decode: the iterative splitter names what is wrong (and the id).
+        try:
+            _split_deep(body)
+        except EnvelopeError as exc:
+            return exc
         return EnvelopeError('"events": expected a list of events (body nested too deeply)')
     except msgspec.DecodeError as exc:
         # The typed decoder can refuse the shape before it reaches a syntax error
@@ -85,17 +88,23 @@ _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
 def _split_deep(body: bytes) -> Envelope:
     """Iterative split for frames too deeply nested for the recursive decoder.
 
-    Finds the top-level ``events`` array and returns its elements as raw bytes so that
-    one pathological event is rejected on its own and its siblings are still stored.
+    Finds the top-level members (``events``, ``id``, ``params`` in any order) and returns
+    the elements of ``events`` as raw bytes so that one pathological event is rejected on
+    its own and its siblings are still stored.
     """
     depth = 0
     key: bytes | None = None
     expect_key = False
+    value_start = -1
+    members: dict[bytes, bytes] = {}  # top-level key token -> its value's bytes
+    events: list[bytes] = []
     in_events = False
     start = -1
-    events: list[bytes] = []
-    batch_id: Any = None
-    id_start = -1
+
+    def close_member(end: int) -> None:
+        if key is not None and value_start >= 0:
+            members[key] = body[value_start:end].strip()
+
     for match in _TOKEN.finditer(body):
         tok = match.group()
         first = tok[:1]
@@ -105,8 +114,10 @@ def _split_deep(body: bytes) -> Envelope:
             depth += 1
             if depth == 1:
                 expect_key = True
-            elif depth == 2 and key == b'"events"' and first == b"[" and not in_events:
+            elif (depth == 2 and key == b'"events"' and first == b"["
+                  and not body[value_start:match.start()].strip()):
                 in_events = True
+                events = []
                 start = match.end()
         elif first == b"}" or first == b"]":
             if in_events and depth == 2:
@@ -115,26 +126,40 @@ def _split_deep(body: bytes) -> Envelope:
                     events.append(chunk)
                 in_events = False
             depth -= 1
+            if depth == 0:
+                close_member(match.start())
         elif first == b",":
             if in_events and depth == 2:
                 events.append(body[start:match.start()].strip())
                 start = match.end()
             elif depth == 1:
-                if id_start >= 0:
-                    batch_id = _small_value(body[id_start:match.start()])
-                    id_start = -1
+                close_member(match.start())
                 expect_key = True
+                value_start = -1
         elif first == b":":
-            if depth == 1 and key == b'"id"':
-                id_start = match.end()
+            if depth == 1:
+                value_start = match.end()
         elif depth == 1 and expect_key:
             key = tok
             expect_key = False
     if depth != 0:
         raise EnvelopeError("body is not valid JSON: unbalanced brackets")
-    if key is None or not events and b'"events"' not in body:
-        raise EnvelopeError('"events": required (a list of Telemetry V3 events)')
-    return Envelope(events, batch_id)
+    batch_id = _small_value(members[b'"id"']) if b'"id"' in members else None
+    value = members.get(b'"events"')
+    if value is None:
+        raise EnvelopeError('"events": required (a list of Telemetry V3 events)', batch_id)
+    if value[:1] != b"[":
+        raise EnvelopeError(f'"events": expected a list, got {_kind_of_bytes(value)}',
+                            batch_id)
+    params = _small_value(members.get(b'"params"', b"null"))
+    msgid = params.get("msgid") if isinstance(params, dict) else None
+    return Envelope(events, batch_id, msgid)
+
+
+def _kind_of_bytes(value: bytes) -> str:
+    """What a JSON value is, from its first byte (it may be too deep to decode)."""
+    return {b"{": "an object", b'"': "a string", b"t": "a boolean", b"f": "a boolean",
+            b"n": "null"}.get(value[:1], "a number")
 
 
 def _small_value(chunk: bytes) -> Any:
