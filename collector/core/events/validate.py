@@ -18,7 +18,8 @@ from typing import Any
 import msgspec
 
 from collector.core.events.explain import explain
-from collector.core.events.schema import EVENT_TYPES, Envelope, Event
+from collector.core.events.facts import struct_correlations, with_object
+from collector.core.events.schema import EVENT_TYPES, Event
 
 DAY_MS = 86_400_000
 # Below this an epoch value is taken to be seconds (1e11 ms is March 1973).
@@ -74,33 +75,6 @@ class RejectedEvent(msgspec.Struct, gc=False):
     raw: bytes
     mid: str | None
     errors: list[str]
-
-
-_CORRELATIONS = {"Course": 0, "Lesson": 1, "PreviousSession": 2,
-                 "course": 0, "lesson": 1, "previoussession": 2}
-
-
-def _correlations(event: Envelope) -> list[str | None]:
-    """[course, lesson, previous sid] from context.cdata (first of each type wins)."""
-    found: list[str | None] = [None, None, None]
-    slots = _CORRELATIONS
-    for corr in event.context.cdata:
-        kind = corr.type
-        slot = slots.get(kind)
-        if slot is None:
-            slot = slots.get(kind.lower())
-            if slot is None:
-                continue
-        if found[slot] is None and corr.id:
-            found[slot] = corr.id
-    return found
-
-
-def _object_id(event: Envelope, kind: str) -> str | None:
-    obj = event.object
-    if obj is not None and obj.id and obj.type and obj.type.lower() == kind.lower():
-        return obj.id
-    return None
 
 
 def _raw_mid(raw: bytes) -> str | None:
@@ -179,9 +153,9 @@ def _check(event: Any, raw: bytes, index: int, now_ms: int) -> ValidEvent | Reje
     if isinstance(edata, dict):
         value = edata.get("type")
         edata_type = value if isinstance(value, str) else None
-    course_id, lesson_id, previous_sid = _correlations(event)
-    course_id = course_id or _object_id(event, "Course")
-    lesson_id = lesson_id or _object_id(event, "Lesson")
+    course_id, lesson_id, _, previous_sid = struct_correlations(ctx.cdata)
+    if obj is not None:
+        course_id, lesson_id = with_object(course_id, lesson_id, obj.type, obj.id)
 
     # The collector's own conventions: the spec does not require them, so an event that
     # misses one is stored with a warning and every reader copes without it.

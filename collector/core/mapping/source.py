@@ -7,12 +7,12 @@ fed any dict, not only stored events: a missing actor or an impossible time is a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
+from collector.core.events.facts import dict_correlations, struct_correlations, with_object
 from collector.core.events.validate import SECONDS_THRESHOLD
 from collector.core.mapping import Skip
 from collector.core.mapping.values import MAX_YEAR_MS
@@ -35,9 +35,6 @@ class EventFacts:
     attempt: str | None
     object_id: str | None
     object_type: str | None
-
-
-_CORRELATION_KINDS = {"Course": "course", "Lesson": "lesson", "Attempt": "attempt"}
 
 
 def _text(value: Any) -> str | None:
@@ -85,52 +82,19 @@ def _read_well_formed(event: Any) -> EventFacts | None:
     if (type(eid) is not str or type(mid) is not str or type(actor) is not str
             or type(ets) is not int or not eid or mid.isspace() or not mid
             or not actor or actor.isspace() or ets < SECONDS_THRESHOLD or ets > MAX_YEAR_MS
-            or type(edata) is not dict or (cdata is not None and type(cdata) is not list)
-            or (sid is not None and type(sid) is not str)
+            or type(edata) is not dict or (sid is not None and type(sid) is not str)
             or (platform is not None and type(platform) is not str)):
         return None
     edata_type = edata.get("type")
     if type(edata_type) is not str or not edata_type:
         edata_type = None
-    course = lesson = attempt = None
-    if cdata:
-        if any(type(corr) is not dict for corr in cdata):
-            return None
-        found = _correlated((corr.get("type"), corr.get("id")) for corr in cdata)
-        if found is None:
-            return None
-        course, lesson, attempt = found
-    object_id = object_type = None
+    course, lesson, attempt, _ = dict_correlations(cdata)
     obj = event.get("object")
     if obj:
         return _with_object(obj, eid, mid, ets, actor, edata, edata_type, sid, platform,
                             course, lesson, attempt)
     return EventFacts(eid, mid, ets, actor, edata, edata_type, sid or None, platform or None,
-                      course, lesson, attempt, object_id, object_type)
-
-
-_CORRELATION_SLOTS = {"Course": 0, "Lesson": 1, "Attempt": 2}
-
-
-def _correlated(pairs: Iterable[tuple[Any, Any]]) -> tuple[str | None, ...] | None:
-    """(course, lesson, attempt) from cdata (type, id) pairs, the first of each.
-
-    None when a type is spelt unusually ("course"): the checked path reads those.
-    """
-    found: list[str | None] = [None, None, None]
-    for kind, cid in pairs:
-        if type(cid) is not str or not cid or cid.isspace():
-            continue
-        if type(kind) is not str:
-            continue
-        slot = _CORRELATION_SLOTS.get(kind)
-        if slot is None:
-            if kind.lower() in ("course", "lesson", "attempt"):
-                return None
-            continue
-        if found[slot] is None:
-            found[slot] = cid
-    return tuple(found)
+                      course, lesson, attempt, None, None)
 
 
 def _with_object(obj: Any, eid: str, mid: str, ets: int, actor: str, edata: dict[str, Any],
@@ -143,11 +107,7 @@ def _with_object(obj: Any, eid: str, mid: str, ets: int, actor: str, edata: dict
     if object_id is None or object_type is None:
         object_id = object_type = None
     else:
-        kind = object_type.lower()
-        if kind == "course":
-            course = course or object_id
-        elif kind == "lesson":
-            lesson = lesson or object_id
+        course, lesson = with_object(course, lesson, object_type, object_id)
     return EventFacts(eid, mid, ets, actor, edata, edata_type, sid or None, platform or None,
                       course, lesson, attempt, object_id, object_type)
 
@@ -190,36 +150,15 @@ def _read_checked(event: Any) -> EventFacts | Skip:
     if not isinstance(platform, str) or not platform:
         platform = None
 
-    course = lesson = attempt = None
-    cdata = context.get("cdata")
-    if cdata and isinstance(cdata, list):
-        for corr in cdata:
-            if not isinstance(corr, dict):
-                continue
-            kind = corr.get("type")
-            cid = corr.get("id")
-            if not isinstance(kind, str) or not isinstance(cid, str) or not cid.strip():
-                continue
-            kind = _CORRELATION_KINDS.get(kind, kind.lower())
-            if kind == "course":
-                course = course or cid
-            elif kind == "lesson":
-                lesson = lesson or cid
-            elif kind == "attempt":
-                attempt = attempt or cid
-
+    course, lesson, attempt, _ = dict_correlations(context.get("cdata"))
     obj = event.get("object")
     object_id = object_type = None
     if obj and isinstance(obj, dict):
         object_id, object_type = _text(obj.get("id")), _text(obj.get("type"))
         if object_id is None or object_type is None:
             object_id = object_type = None
-    if object_type is not None:  # the object names the course / lesson when cdata does not
-        kind = object_type.lower()
-        if kind == "course":
-            course = course or object_id
-        elif kind == "lesson":
-            lesson = lesson or object_id
+        else:  # the object names the course / lesson when cdata does not
+            course, lesson = with_object(course, lesson, object_type, object_id)
 
     sid = context.get("sid")
     return EventFacts(
@@ -302,12 +241,7 @@ def read_json(raw: bytes | str) -> EventFacts | Skip:
     if type(edata_type) is not str or not edata_type:
         edata_type = None
     ctx = ev.context
-    course = lesson = attempt = None
-    if ctx.cdata:
-        found = _correlated((corr.type, corr.id) for corr in ctx.cdata)
-        if found is None:
-            return _read_slow(raw)
-        course, lesson, attempt = found
+    course, lesson, attempt, _ = struct_correlations(ctx.cdata)
     platform = ctx.pdata.id if ctx.pdata is not None else None
     if ev.object is not None:
         return _with_object({"id": ev.object.id, "type": ev.object.type}, eid, mid, ets,
