@@ -60,10 +60,11 @@ class LoadPlan:
     ws_clients: int = 200
     http_clients: int = 20
     seconds: float = 60.0
-    batch: int = 10  # events per batch
+    batch: int = 25  # events per batch (what tracker.js sends)
     interval: float = 0.5  # seconds between a client's batches (after its ack)
     resend_every: int = 50  # every Nth batch of a client is sent a second time
     drain_seconds: float = 60.0  # after `seconds`, how long to keep resending unacked
+    compression: bool = True  # permessage-deflate on WebSockets, as browsers negotiate
 
 
 class _Batches:
@@ -177,8 +178,9 @@ class WsClient(_Client):
     async def exchange(self, body: bytes) -> dict[str, Any]:
 
         if self.ws is None:
-            self.ws = await websockets.connect(self.url, max_size=None, compression=None,
-                                               open_timeout=10, ping_interval=None)
+            self.ws = await websockets.connect(
+                self.url, max_size=None, open_timeout=10, ping_interval=None,
+                compression="deflate" if self.plan.compression else None)
             self.totals.connections += 1
         await self.ws.send(body.decode())
         reply: dict[str, Any] = json.loads(await self.ws.recv())

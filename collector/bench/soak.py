@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from collector.bench.ingest import fresh_database
 from collector.bench.load import LoadPlan, LoadTotals, percentile, run_load
 from collector.bench.server import ServerProcess
 from collector.storage.engine import make_engine
@@ -126,14 +127,16 @@ def _progress(totals: LoadTotals, sampler: ServerSampler, seconds: float,
 
 
 def run_soak(*, clients: int = 200, http_clients: int | None = None, seconds: float = 60.0,
-             batch: int = 10, interval: float = 0.5, resend_every: int = 50,
-             database_url: str | None = None, workers: int = 1) -> dict[str, Any]:
+             batch: int = 25, interval: float = 0.5, resend_every: int = 50,
+             database: str | None = None, workers: int = 1,
+             compression: bool = True) -> dict[str, Any]:
     """Run the soak and return its figures (see the module docstring)."""
     http = max(1, clients // 10) if http_clients is None else http_clients
     plan = LoadPlan(ws_clients=clients, http_clients=http, seconds=seconds, batch=batch,
-                    interval=interval, resend_every=resend_every, drain_seconds=30.0)
-    with tempfile.TemporaryDirectory(prefix="collector-soak-") as tmp:
-        url = database_url or f"sqlite:///{Path(tmp) / 'soak.sqlite3'}"
+                    interval=interval, resend_every=resend_every, drain_seconds=30.0,
+                    compression=compression)
+    with tempfile.TemporaryDirectory(prefix="collector-soak-") as tmp, \
+            fresh_database(database, Path(tmp), "soak") as url:
         # Each open WebSocket holds one of gunicorn's threads; HTTP keep-alive ones too.
         server = ServerProcess(url, instance=Path(tmp) / "instance", workers=workers,
                                threads=clients + http + 32,
@@ -162,7 +165,7 @@ def run_soak(*, clients: int = 200, http_clients: int | None = None, seconds: fl
         rows, stored_mids = stored_events(url)
         distinct = len(stored_mids)
     return _report(plan, totals, sampler, rows, distinct, stored_mids, elapsed, peak_rss,
-                   idle_rss, idle_fds, fds_after)
+                   idle_rss, idle_fds, fds_after, workers)
 
 
 def _settled_fds(sampler: ServerSampler, idle: int, timeout: float = 3.0) -> int:
@@ -177,10 +180,14 @@ def _settled_fds(sampler: ServerSampler, idle: int, timeout: float = 3.0) -> int
 
 def _report(plan: LoadPlan, totals: LoadTotals, sampler: ServerSampler, rows: int,
             distinct: int, stored_mids: set[str], elapsed: float, peak_rss: float,
-            idle_rss: float, idle_fds: int, fds_after: int) -> dict[str, Any]:
+            idle_rss: float, idle_fds: int, fds_after: int, workers: int) -> dict[str, Any]:
     samples = sampler.samples
     warm = [s for s in samples if s[0] >= plan.seconds * 0.25]
     rss_flat = (round(max(s[1] for s in warm) - warm[0][1], 1) if len(warm) >= 2 else None)
+    # Growth over the last 30 s of the run, as a share of the RSS at its start.
+    last = [s for s in samples if plan.seconds - 30 <= s[0] <= plan.seconds]
+    late_growth = (round((last[-1][1] - last[0][1]) / last[0][1], 3)
+                   if len(last) >= 2 and last[0][1] else None)
     step = max(1, len(samples) // 12)
     lat = totals.latencies_ms
     return {
@@ -208,6 +215,9 @@ def _report(plan: LoadPlan, totals: LoadTotals, sampler: ServerSampler, rows: in
         "idle_rss_mb": round(idle_rss, 1),
         "peak_rss_mb": round(peak_rss, 1),
         "rss_growth_after_warmup_mb": rss_flat,
+        "rss_growth_last_30s": late_growth,
+        "compression": plan.compression,
+        "workers": workers,
         "rss_mb_over_time": [[round(t), round(mb, 1)] for t, mb, _ in samples[::step]],
         "idle_fds": idle_fds,
         "peak_fds": max((s[2] for s in samples), default=idle_fds),

@@ -68,23 +68,25 @@ def bench_export(events: int, as_json: bool) -> None:
 @click.option("--http-clients", type=click.IntRange(0, 500),
               help="Concurrent HTTP clients (default: a tenth of --clients).")
 @click.option("--seconds", default=60.0, show_default=True, type=click.FloatRange(1, 3600))
-@click.option("--batch", default=10, show_default=True, type=click.IntRange(1, 1000),
-              help="Events per batch.")
+@click.option("--batch", default=25, show_default=True, type=click.IntRange(1, 1000),
+              help="Events per batch (tracker.js sends 25).")
 @click.option("--interval", default=0.5, show_default=True, type=click.FloatRange(0, 60),
               help="Seconds between a client's batches.")
 @click.option("--resend-every", default=50, show_default=True, type=click.IntRange(0),
               help="Every Nth batch of a client is sent twice (0: never): duplicates.")
-@click.option("--database-url", help="Soak this (empty) database instead of a temp SQLite.")
+@click.option("--database", help="A PostgreSQL server URL: soak a fresh database there "
+              "(dropped afterwards) instead of a temp SQLite file.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--compression", type=click.Choice(["on", "off"]), default="on",
+              show_default=True, help="permessage-deflate on the WebSocket clients.")
 @click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object.")
 def bench_soak(clients: int, http_clients: int | None, seconds: float, batch: int,
-               interval: float, resend_every: int, database_url: str | None, workers: int,
-               as_json: bool) -> None:
+               interval: float, resend_every: int, database: str | None, workers: int,
+               compression: str, as_json: bool) -> None:
     """Many clients for a while: acked == stored, ack latency, server memory and fds."""
-
     result = run_soak(clients=clients, http_clients=http_clients, seconds=seconds, batch=batch,
-                      interval=interval, resend_every=resend_every,
-                      database_url=database_url, workers=workers)
+                      interval=interval, resend_every=resend_every, database=database,
+                      workers=workers, compression=compression == "on")
     echo_result(result, as_json)
 
 

@@ -5,16 +5,26 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
+
+import pytest
+
+from tests.conftest import PG_ADMIN_URL
+
+
+def soak(*args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "collector.cli.main", "bench", "soak", *args, "--json"],
+        capture_output=True, text=True, timeout=180, check=True)
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
 
 
 def test_soak_acked_equals_stored_no_errors_fds_released() -> None:
     clients, http_clients = 20, 4
-    done = subprocess.run(
-        [sys.executable, "-m", "collector.cli.main", "bench", "soak", "--clients", str(clients),
-         "--http-clients", str(http_clients), "--seconds", "5", "--interval", "0.2",
-         "--resend-every", "5", "--json"],
-        capture_output=True, text=True, timeout=180, check=True)
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = soak("--clients", str(clients), "--http-clients", str(http_clients),
+                  "--seconds", "5", "--interval", "0.2", "--resend-every", "5")
+    assert report["compression"] is True and report["batch"] == 25
     assert report["errors"] == 0, report["error_samples"]
     assert report["unacked"] == 0
     assert report["acked"] > 0
@@ -30,3 +40,14 @@ def test_soak_acked_equals_stored_no_errors_fds_released() -> None:
     # Every client connection was held open at once, and released afterwards.
     assert report["peak_fds"] >= report["idle_fds"] + clients
     assert report["fds_after"] < report["idle_fds"] + clients
+
+
+@pytest.mark.postgres
+def test_soak_on_postgresql_with_two_workers() -> None:
+    report = soak("--clients", "10", "--http-clients", "2", "--seconds", "4", "--interval",
+                  "0.2", "--resend-every", "5", "--database", PG_ADMIN_URL, "--workers", "2")
+    assert report["workers"] == 2
+    assert report["errors"] == 0, report["error_samples"]
+    assert report["unacked"] == 0 and report["acked"] > 0
+    assert report["acked"] == report["stored"] == report["stored_distinct"]
+    assert report["duplicates"] == report["resent_on_purpose"] > 0
