@@ -8,13 +8,13 @@ so an event field holding ``<script>`` or a link is drawn as plain text.
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 from typing import Any
 
 import plotly.graph_objects as go
 
 from collector.analytics.flow import FlowResult
 from collector.analytics.funnel import FunnelResult
+from collector.web.dashboard.timefmt import utc_text
 
 LAYOUT = {"template": "none", "margin": {"l": 40, "r": 20, "t": 30, "b": 40}, "height": 360,
           "font": {"family": "system-ui, sans-serif", "size": 12}}
@@ -32,7 +32,7 @@ def as_json(fig: go.Figure) -> dict[str, Any]:
 
 
 def _minute_time(minute: int) -> str:
-    return datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return utc_text(minute * 60_000, "%Y-%m-%dT%H:%MZ")
 
 
 def events_per_minute(series: list[tuple[int, int, int, int, int]]) -> dict[str, Any]:
@@ -96,8 +96,7 @@ def funnel_chart(result: FunnelResult, unordered: bool) -> dict[str, Any]:
 
 def rejected_per_hour(per_hour: list[tuple[int, int]]) -> dict[str, Any]:
     fig = go.Figure(go.Bar(
-        x=[datetime.fromtimestamp(h * 3600, UTC).strftime("%Y-%m-%dT%H:00Z")
-           for h, _ in per_hour],
+        x=[utc_text(h * 3_600_000, "%Y-%m-%dT%H:00Z") for h, _ in per_hour],
         y=[n for _, n in per_hour], name="rejected"))
     fig.update_layout(**LAYOUT, title="Rejected events per hour (server time, UTC)")
     return as_json(fig)

@@ -4,7 +4,6 @@ from the same functions, so a live refresh shows exactly what a reload would."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,6 +28,7 @@ from collector.web.dashboard.params import (
     int_param,
     scope_from,
 )
+from collector.web.dashboard.timefmt import utc_text
 
 Cell = str | dict[str, Any]  # a table cell: text, or {"text", "href"|"pre"|"class"}
 DROPPED_SHOWN = 20  # per step on the page; the CSV has them all
@@ -44,7 +44,7 @@ def utc(ms: int | None) -> str:
     """Epoch ms as ``YYYY-MM-DD HH:MM:SS`` (UTC)."""
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return utc_text(ms)
 
 
 def duration(ms: float | None) -> str:
