@@ -19,6 +19,12 @@ const result = await esbuild.build({
   banner: { js: readFileSync(join(here, 'src', 'index.js'), 'utf8').match(/\/\*![^]*?\*\//)[0] },
   target: 'es2020',
   charset: 'utf8',
+  // Internal property names of the modules' own objects (never a key of an event, a frame,
+  // ck('state') or a browser API) are shortened too.
+  mangleProps: new RegExp('^(' + ['mine', 'take', 'seal', 'read', 'ready', 'ids', 'owns', 'scan',
+    'beat', 'release', 'live', 'prev', 'boot', 'sent', 'pump', 'beacon', 'online', 'store', 'tabs',
+    'counts', 'onSeal', 'onOwn', 'newId', 'ses', 'cfg', 'LS', 'track', 'WS', 'onAck', 'timers',
+    'attr', 'maxQueued', 'dnt', 'batch', 'useHttp', 'sock'].join('|') + ')$'),
   write: false,
 });
 const built = result.outputFiles[0].text;
