@@ -15,8 +15,10 @@
     version: 1,
   });
 
-  // Checks: the first answer counts; when every check of a quiz is answered, the quiz
-  // is completed with its score.
+  // Checks: a wrong answer may be retried, but only the first answer counts (for the
+  // quiz score here, and for item analysis on the course page, which reads first
+  // attempts). A check with data-maxscore gives partial credit from each choice's
+  // data-score. When every check of a quiz has a first answer, the quiz is completed.
   const quizzes = {};
   for (const check of page.querySelectorAll('.check')) {
     const quiz = check.dataset.quiz;
@@ -33,14 +35,24 @@
         return;
       }
       if (!button.dataset.choice || check.dataset.done) return;
-      check.dataset.done = '1';
       const correct = button.dataset.choice === check.dataset.answer;
-      ck('quizAnswered', check.dataset.check, correct, button.dataset.choice);
+      const max = check.dataset.maxscore ? +check.dataset.maxscore : undefined;
+      const score = max ? +(button.dataset.score || 0) : undefined;
+      ck('quizAnswered', check.dataset.check, correct, button.dataset.choice, score, max);
+      const first = !check.dataset.tried;
+      check.dataset.tried = '1';
       const feedback = check.querySelector('.feedback');
-      feedback.textContent = correct ? 'Correct.' : 'Not quite: have another look at the text.';
+      feedback.textContent = correct ? 'Correct.' : 'Not quite: have another look at the ' +
+        'text and try again (only your first answer counts).';
       feedback.hidden = false;
-      check.classList.add(correct ? 'right' : 'wrong');
-      for (const b of check.querySelectorAll('button[data-choice]')) b.disabled = true;
+      check.classList.toggle('right', correct);
+      check.classList.toggle('wrong', !correct);
+      button.disabled = true;
+      if (correct) {
+        check.dataset.done = '1';
+        for (const b of check.querySelectorAll('button[data-choice]')) b.disabled = true;
+      }
+      if (!first) return;
       const q = quizzes[quiz];
       q.answered++;
       if (correct) q.correct++;

@@ -13,6 +13,8 @@ import pytest
 from websockets.sync.client import connect
 
 from collector.bench.course_traffic import COURSE, course_events
+from collector.storage.engine import session
+from collector.storage.sites import create_site
 from tests.analytics.conftest import T0, answer
 from tests.conftest import ADMIN_PASSWORD, LiveServer
 
@@ -68,3 +70,30 @@ def test_course_page_updates_live_and_screenshots(page: Any, live_server: LiveSe
     assert XSS in page.inner_text("#items")  # shown as text
     assert page.evaluate("window.__xss === undefined")
     page.screenshot(path=str(ARTIFACTS / "dashboard-course.png"), full_page=True)
+
+
+def test_demo_quiz_feeds_item_analysis(page: Any, live_server: LiveServer) -> None:
+    """A retry after a wrong answer is an attempt, not a first attempt; the two-mark
+    question gives partial credit."""
+    with session(live_server.app) as s:
+        create_site(s, "default", [])
+        s.commit()
+    page.goto(live_server.url + "/demo/fractions")
+    page.click("button[data-choice='third']")  # wrong first
+    page.click("button[data-choice='half']")  # the retry is right
+    page.click("button[data-choice='two-quarters']")
+    page.goto(live_server.url + "/demo/wrap-up")
+    page.click("button[data-choice='size']")  # 1 of 2 marks
+    page.click("button[data-choice='parts']")
+    page.click("[data-complete-course]")
+    page.wait_for_function("ck('state').accepted >= ck('state').made - "
+                           "ck('state').duplicates && ck('state').queued === 0")
+    page.goto(live_server.url + "/dashboard/course/demo-course")
+    page.wait_for_function("document.querySelectorAll('#items tr').length === 3 && "
+                           "document.querySelector('#stat-completed').textContent === '1'")
+    rows = {r[0]: r for r in page.eval_on_selector_all(
+        "#items tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")}
+    assert rows["fractions-bigger"][1:5] == ["1", "2", "2.00", "0.00"]
+    assert rows["fractions-bigger"][7].startswith("third: 1")
+    assert rows["fractions-equal"][4] == "1.00"
+    assert rows["final-denominator"][1:5] == ["1", "2", "2.00", "0.50"]
