@@ -13,26 +13,18 @@ events of a session, each capped at the idle threshold (see ``learning_tables``)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from collector.analytics.formulas import rounded
 from collector.analytics.learning_tables import IDLE_CAP_MS, PASS_SHARE
+from collector.core.isotime import iso_timestamp
 from collector.storage.models import LEARN_PROGRESS
 
 DAY_MS = 86_400_000
 IDLE_DAYS = 7
 FAILED_IN_ROW = 3
-
-
-def iso_utc(ms: int | None) -> str | None:
-    """Epoch ms as ``2026-12-01T17:00:00.000Z``."""
-    if ms is None:
-        return None
-    stamp = datetime.fromtimestamp(ms / 1000, UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +52,8 @@ class LearnerRow:
 
     def contract(self) -> dict[str, Any]:
         """One entry of ``collector report learners`` (times ISO 8601 UTC)."""
-        return {"id": self.id, "started_at": iso_utc(self.started_at),
-                "last_seen": iso_utc(self.last_seen),
+        return {"id": self.id, "started_at": iso_timestamp(self.started_at),
+                "last_seen": iso_timestamp(self.last_seen),
                 "completed": self.completed, "lessons_completed": self.lessons_completed,
                 "score": rounded(self.score), "active_seconds": round(self.active_seconds, 3),
                 "at_risk": self.at_risk, "reasons": list(self.reasons)}

@@ -8,22 +8,15 @@ descriptions, ``event_types`` (registrations, all versions) and ``event_names``
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from collector.core.events.schema import EID_DESCRIPTIONS, EIDS
+from collector.core.isotime import iso_timestamp
 from collector.storage.models import EventName, EventType
 
 EXPORT_KEYS = ("name", "kind", "description", "versions", "count")
-
-
-def iso_ms(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
 
 
 def _json(text: str | None) -> Any:
@@ -51,7 +44,8 @@ def build_catalog(engine: Engine) -> dict[str, Any]:
         versions.setdefault(t.name, []).append({
             "version": t.version, "schema_id": t.schema_id, "description": t.description,
             "fields": json.loads(t.fields), "source": t.source,
-            "registered_at": iso_ms(t.registered_at), "updated_at": iso_ms(t.updated_at)})
+            "registered_at": iso_timestamp(t.registered_at),
+            "updated_at": iso_timestamp(t.updated_at)})
     custom = sorted((set(versions) | set(names)) - set(EIDS))
     entries = []
     for name in [*EIDS, *custom]:
@@ -68,8 +62,8 @@ def build_catalog(engine: Engine) -> dict[str, Any]:
             "versions": regs,
             "fields": latest["fields"] if latest else {},
             "count": seen.count if seen else 0,
-            "first_seen": iso_ms(seen.first_seen) if seen else None,
-            "last_seen": iso_ms(seen.last_seen) if seen else None,
+            "first_seen": iso_timestamp(seen.first_seen) if seen else None,
+            "last_seen": iso_timestamp(seen.last_seen) if seen else None,
             "example": _json(seen.example) if seen else None,
             "warnings": {"events": seen.warned if seen else 0,
                          "latest": _json(seen.last_warnings) if seen else None},

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from collector.core.isotime import iso_timestamp
 from collector.core.mapping import DUPLICATE_COURSE_START, MappingContext, Skip
 from collector.core.mapping.source import EventFacts, read_json, read_python_event
 from collector.core.mapping.values import (
     CALIPER_NAMESPACE,
     iso_duration,
-    iso_timestamp,
     page_iri,
     segment,
     uuid5_str,

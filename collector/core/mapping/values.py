@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-import time
 import uuid
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -28,14 +27,6 @@ def uuid5_str(namespace: uuid.UUID, name: str) -> str:
 
 
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
-
-
-def iso_timestamp(ms: int) -> str:
-    """Epoch milliseconds -> ``2026-11-23T10:00:00.123Z`` (UTC, always with the zone)."""
-    secs, milli = divmod(ms, 1000)
-    t = time.gmtime(secs)
-    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:"
-            f"{t.tm_min:02d}:{t.tm_sec:02d}.{milli:03d}Z")
 
 
 def iso_duration(seconds: float) -> str | None:

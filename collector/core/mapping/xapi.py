@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from collector.core.isotime import iso_timestamp
 from collector.core.mapping import DUPLICATE_COURSE_START, MappingContext, Skip
 from collector.core.mapping.source import EventFacts, number, read_json, read_python_event
 from collector.core.mapping.values import (
     XAPI_NAMESPACE,
     iso_duration,
-    iso_timestamp,
     page_iri,
     registration_uuid,
     segment,
