@@ -228,29 +228,52 @@ def _sequential(hits: _Hits, k: int, window: int, strict: bool
 
 
 def _any_order(hits: _Hits, k: int, window: int) -> list[tuple[int, ...] | None]:
-    """Unordered: the window start reaching the most distinct steps (earliest on ties)."""
-    best: list[int] = []
+    """Unordered: the window start reaching the most distinct steps (earliest on ties).
+
+    From each start the events of the window are taken in time order, each one reaching
+    the lowest step it matches that is not reached yet. Only few events can reach
+    anything: an event reaching step s comes after fewer than k other events matching s
+    (each of those reached some other step), so it is among the first k events of s
+    after the start, or the very first when no event matches two steps. Each start looks
+    at those candidates only (pointers that move forward with the start), so a unit with
+    n events costs O(n * k * k) instead of a walk over its whole window per start.
+    """
     ets_list, steps_list = hits.ets, hits.steps
     n = len(ets_list)
+    occurrences: list[list[int]] = [[] for _ in range(k)]
+    for m, steps in enumerate(steps_list):
+        for s in steps:
+            occurrences[s].append(m)
+    per_step = k if any(len(steps) > 1 for steps in steps_list) else 1
     suffix = [0] * (n + 1)  # distinct steps from i on: no later start can beat it
     seen: set[int] = set()
     for i in range(n - 1, -1, -1):
         seen.update(steps_list[i])
         suffix[i] = len(seen)
+    ahead = [0] * k  # per step, its first occurrence at or after the start
+    best: list[int] = []
     for i in range(n):
         if suffix[i] <= len(best):
             break
         start = ets_list[i]
+        candidates: set[int] = set()
+        for s in range(k):
+            occ = occurrences[s]
+            at = ahead[s]
+            while at < len(occ) and occ[at] < i:
+                at += 1
+            ahead[s] = at
+            for m in occ[at:at + per_step]:
+                if ets_list[m] - start > window:
+                    break
+                candidates.add(m)
         done: set[int] = set()
         times: list[int] = []
-        for m in range(i, n):
-            ets = ets_list[m]
-            if ets - start > window:
-                break
+        for m in sorted(candidates):
             for s in reversed(steps_list[m]):  # lowest step first
                 if s not in done:
                     done.add(s)
-                    times.append(ets)
+                    times.append(ets_list[m])
                     break
             if len(done) == k:
                 break
