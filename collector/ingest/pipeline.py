@@ -35,7 +35,14 @@ from flask import Flask, current_app
 from collector.core.events.envelope import EnvelopeError, decode_envelope
 from collector.core.events.validate import RejectedEvent, ValidEvent, validate_event
 from collector.ingest.hub import LiveHub
-from collector.ingest.persist import BatchOutcome, PersistHook, PreparedBatch, row_values
+from collector.ingest.persist import (
+    MAX_RAW_QUARANTINE,
+    BatchOutcome,
+    PersistHook,
+    PreparedBatch,
+    row_values,
+)
+from collector.ingest.quarantine_budget import QuarantineBudget
 from collector.ingest.ratelimit import EventRateLimiter, RateLimited
 from collector.ingest.timing import StepTimes
 from collector.ingest.writer import BatchWriter
@@ -77,6 +84,7 @@ class Pipeline:
         self.hub = hub
         self.times = times or StepTimes()
         writer.times = self.times
+        self.quarantine_budget = QuarantineBudget()
         self._checks: list[Check] = []
         self._listeners: list[Listener] = []
 
@@ -122,6 +130,11 @@ class Pipeline:
                 raise EnvelopeError(f'"events": at most {MAX_EVENTS_PER_BATCH} events per '
                                     "batch; split it", envelope.batch_id)
         except EnvelopeError as exc:
+            try:  # an unusable body costs the rate limit one event per KiB
+                self.limiter.take(site.id, address, max(1, len(body) // 1024))
+            except RateLimited as limited:
+                limited.batch_id = exc.batch_id
+                raise limited from None
             self.quarantine_body(site, body, str(exc), transport=transport)
             raise
         pending = self.submit_events(site, envelope.events, transport=transport,
@@ -169,7 +182,15 @@ class Pipeline:
 
     def quarantine_body(self, site: SiteAuth, body: bytes, reason: str, *,
                         transport: str) -> None:
-        """Keep an unusable body with its reason (best effort: it acks nothing)."""
+        """Keep an unusable body with its reason (best effort: it acks nothing).
+
+        Only the site's quarantine budget of payload bytes is kept per hour; beyond it the
+        body is counted with its reason and an empty payload.
+        """
+        if not self.quarantine_budget.take(site.id, min(len(body), MAX_RAW_QUARANTINE)):
+            reason += ("; payload not kept: this site's quarantine budget "
+                       f"({self.quarantine_budget.bytes_per_hour} bytes/hour) is used up")
+            body = b""
         batch = PreparedBatch(site.id, transport, now_ms(), [], unusable=(reason, body))
         try:
             self.writer.write(batch)
