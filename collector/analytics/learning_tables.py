@@ -81,6 +81,12 @@ def response_text(resvalues: Any) -> str | None:
     """``resvalues`` as people read it: ``[{"answer": "b"}]`` -> ``b``."""
     if resvalues is None or resvalues == []:
         return None
+    if isinstance(resvalues, list) and len(resvalues) == 1:  # what tracker.js sends
+        only = resvalues[0]
+        if isinstance(only, dict) and len(only) == 1:
+            (value,) = only.values()
+            if isinstance(value, str):
+                return value[:MAX_RESPONSE]
     if isinstance(resvalues, str):
         return resvalues[:MAX_RESPONSE]
     if not isinstance(resvalues, list):
@@ -230,15 +236,21 @@ def gather(batches: Sequence[PreparedBatch], outcomes: Sequence[BatchOutcome]
             t.events.append((ev.ets, ev.chain_id or "",
                              ev.ets if eid == "START" and kind == "course" else 0,
                              ev.ets if eid == "END" and kind == "course" else 0))
-            if ev.lesson_id:
-                change = Lesson(ev.ets)
-                if kind == "lesson" and eid == "START":
-                    change.started = ev.ets
-                elif kind == "lesson" and eid == "END":
-                    change.completed = ev.ets
-                    change.duration = number(_edata(ev).duration)
-                seen = t.lessons.get(ev.lesson_id)
-                t.lessons[ev.lesson_id] = change if seen is None else seen.merged(change)
+            lesson_id = ev.lesson_id
+            if lesson_id:
+                ets = ev.ets
+                le = t.lessons.get(lesson_id)
+                if le is None:
+                    le = t.lessons[lesson_id] = Lesson(ets)
+                elif ets < le.first_ets:
+                    le.first_ets = ets
+                if kind == "lesson":
+                    if eid == "START":
+                        if le.started is None or ets < le.started:
+                            le.started = ets
+                    elif le.completed is None or ets < le.completed:
+                        le.completed = ets
+                        le.duration = number(_edata(ev).duration)
             if eid == "ASSESS":
                 found = assess_attempt(ev)
                 if found is not None:
