@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, func, select
 
-from collector.core.mapping import MappingContext, Skip
+from collector.core.mapping import DUPLICATE_COURSE_START, MappingContext, Skip
 from collector.core.mapping.caliper import (
     ENVELOPE_EVENTS,
     caliper_envelope,
@@ -107,6 +107,23 @@ def iter_xapi(engine: Engine, flt: ExportFilter, public_url: str,
                 skipped[statement.code] += 1
             continue
         yield _encode(statement)
+    if skipped is not None:
+        _count_left_out(engine, flt, XAPI_EIDS, skipped)
+
+
+def _count_left_out(engine: Engine, flt: ExportFilter, mapped_eids: frozenset[str],
+                    skipped: Counter[str]) -> None:
+    """Count the events the export's query left out, under the mappers' reason codes:
+    repeated course starts and eids that never map."""
+    duplicates = flt.apply(select(func.count()).select_from(Event).where(
+        Event.duplicate_of.is_not(None)))
+    unmapped = flt.apply(select(func.count()).select_from(Event).where(
+        Event.eid.not_in(sorted(mapped_eids)), Event.duplicate_of.is_(None)))
+    with engine.connect() as conn:
+        for code, stmt in ((DUPLICATE_COURSE_START.code, duplicates), ("not-mapped", unmapped)):
+            n = int(conn.execute(stmt).scalar_one())
+            if n:
+                skipped[code] += n
 
 
 def iter_caliper(engine: Engine, flt: ExportFilter, public_url: str,
@@ -128,6 +145,8 @@ def iter_caliper(engine: Engine, flt: ExportFilter, public_url: str,
             batch = []
     if batch:
         yield _encode(caliper_envelope(batch, public_url, now_ms()))
+    if skipped is not None:
+        _count_left_out(engine, flt, CALIPER_EIDS, skipped)
 
 
 EXPORT_KINDS = {"xapi": "statements", "caliper": "envelopes", "v3": "events"}

@@ -6,7 +6,10 @@ events again at export). The rules:
 
 - ``context.cdata`` entries ``{type, id}`` name them; the type is matched without regard
   to case (``Course``, ``course``); the first entry of a type with a non-blank id wins;
-- when cdata names no course (no lesson), an object of type Course (Lesson) names it.
+- when cdata names no course (no lesson), an object of type Course (Lesson) names it;
+- a lesson START/END names the lesson it starts or ends by its object: an object of type
+  Lesson wins over cdata there (``lessonStarted('a')`` then ``lessonCompleted('b')``:
+  the END is about ``b``). Everywhere else cdata Lesson is the lesson of the call.
 
 Both forms of an event are read: decoded structs (attributes ``type``/``id``) and plain
 dicts; entries of any other shape, and ids that are not text, are ignored.
@@ -61,16 +64,24 @@ def dict_correlations(cdata: Any) -> Correlations:
                          if type(corr) is dict)
 
 
+def names_lesson(eid: Any, edata_type: Any) -> bool:
+    """A lesson START/END: its object (type Lesson) names the lesson, over cdata."""
+    return edata_type == "lesson" and eid in ("START", "END")
+
+
 def with_object(course: str | None, lesson: str | None, object_type: Any,
-                object_id: Any) -> tuple[str | None, str | None]:
-    """(course, lesson), the object naming the one cdata left out when it is of that type."""
-    if (course and lesson) or type(object_id) is not str or type(object_type) is not str:
+                object_id: Any, *, lesson_from_object: bool = False,
+                ) -> tuple[str | None, str | None]:
+    """(course, lesson), the object naming the one cdata left out when it is of that type
+    (and the lesson, whatever cdata says, when ``lesson_from_object``)."""
+    if (course and lesson and not lesson_from_object) or type(object_id) is not str \
+            or type(object_type) is not str:
         return course, lesson
     if not object_id or object_id.isspace():
         return course, lesson
     kind = object_type.lower()
     if kind == "course" and not course:
         return object_id, lesson
-    if kind == "lesson" and not lesson:
+    if kind == "lesson" and (lesson_from_object or not lesson):
         return course, object_id
     return course, lesson

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from collector.core.events.explain import explain
-from collector.core.events.facts import struct_correlations, with_object
+from collector.core.events.facts import names_lesson, struct_correlations, with_object
 from collector.core.events.schema import EVENT_TYPES, Event
 
 DAY_MS = 86_400_000
@@ -155,7 +155,8 @@ def _check(event: Any, raw: bytes, index: int, now_ms: int) -> ValidEvent | Reje
         edata_type = value if isinstance(value, str) else None
     course_id, lesson_id, _, previous_sid = struct_correlations(ctx.cdata)
     if obj is not None:
-        course_id, lesson_id = with_object(course_id, lesson_id, obj.type, obj.id)
+        course_id, lesson_id = with_object(course_id, lesson_id, obj.type, obj.id,
+                                           lesson_from_object=names_lesson(eid, edata_type))
 
     # The collector's own conventions: the spec does not require them, so an event that
     # misses one is stored with a warning and every reader copes without it.

@@ -12,7 +12,12 @@ from typing import Any
 
 import msgspec
 
-from collector.core.events.facts import dict_correlations, struct_correlations, with_object
+from collector.core.events.facts import (
+    dict_correlations,
+    names_lesson,
+    struct_correlations,
+    with_object,
+)
 from collector.core.events.validate import SECONDS_THRESHOLD
 from collector.core.mapping import Skip
 from collector.core.mapping.values import MAX_YEAR_MS
@@ -107,7 +112,8 @@ def _with_object(obj: Any, eid: str, mid: str, ets: int, actor: str, edata: dict
     if object_id is None or object_type is None:
         object_id = object_type = None
     else:
-        course, lesson = with_object(course, lesson, object_type, object_id)
+        course, lesson = with_object(course, lesson, object_type, object_id,
+                                     lesson_from_object=names_lesson(eid, edata_type))
     return EventFacts(eid, mid, ets, actor, edata, edata_type, sid or None, platform or None,
                       course, lesson, attempt, object_id, object_type)
 
@@ -158,7 +164,8 @@ def _read_checked(event: Any) -> EventFacts | Skip:
         if object_id is None or object_type is None:
             object_id = object_type = None
         else:  # the object names the course / lesson when cdata does not
-            course, lesson = with_object(course, lesson, object_type, object_id)
+            course, lesson = with_object(course, lesson, object_type, object_id,
+                                         lesson_from_object=names_lesson(eid, edata_type))
 
     sid = context.get("sid")
     return EventFacts(

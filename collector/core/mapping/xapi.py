@@ -8,6 +8,7 @@ every event that maps to nothing, in ``catalog.json`` beside this module.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from collector.core.isotime import iso_timestamp
@@ -279,10 +280,17 @@ def response_text(values: Any) -> str:
     parts: list[str] = []
     for entry in values:
         if isinstance(entry, dict):
-            parts.extend(str(v) for v in entry.values() if v is not None and v != "")
+            parts.extend(_response_part(v) for v in entry.values() if v is not None and v != "")
         elif entry is not None and entry != "":
-            parts.append(str(entry))
+            parts.append(_response_part(entry))
     return RESPONSE_DELIMITER.join(parts)
+
+
+def _response_part(value: Any) -> str:
+    """A text answer as it is; anything else (numbers, objects, lists) as JSON text."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _quiz_completed(facts: EventFacts, context: MappingContext) -> dict[str, Any] | Skip:
