@@ -16,6 +16,8 @@ from collector.outbound.forwarding import forwarding_status, make_forwarder
 from collector.outbound.senders import ConfigError
 from collector.storage import engine as db
 
+DAY_MS = 86_400_000
+
 
 @click.command("forward")
 @click.argument("target", type=click.Choice(["xapi", "caliper"]))
@@ -28,10 +30,16 @@ from collector.storage import engine as db
               help="First queue stored events not queued yet (events from before "
                    "forwarding was configured; already sent ones are recognised by id).")
 @click.option("--since", help="With --backfill: only events from this ISO 8601 time on.")
+@click.option("--purge-refused", is_flag=True,
+              help="First delete rows the receiver refused for good (they are kept, and "
+                   "counted as failed, until purged or requeued).")
+@click.option("--older-than", "older_than", type=click.FloatRange(min=0), default=0,
+              metavar="DAYS", help="With --purge-refused: only rows queued more than DAYS "
+                                   "ago.")
 @click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object.")
 @with_appcontext
 def forward(target: str, batch: int, retry_now: bool, requeue_failed: bool, backfill: bool,
-            since: str | None, as_json: bool) -> None:
+            since: str | None, purge_refused: bool, older_than: float, as_json: bool) -> None:
     """Send the queued statements/events of TARGET now, then report (exit 1 if some failed)."""
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -48,6 +56,10 @@ def forward(target: str, batch: int, retry_now: bool, requeue_failed: bool, back
             except ValueError as exc:
                 raise click.BadParameter(str(exc)) from None
             click.echo(f"queued {outbox.backfill(engine, target, since_ms)} events", err=True)
+        purged = 0
+        if purge_refused:
+            purged = outbox.purge_refused(engine, target, int(older_than * DAY_MS))
+            click.echo(f"purged {purged} refused rows", err=True)
         if requeue_failed:
             click.echo(f"requeued {outbox.requeue_failed(engine, target)} refused rows",
                        err=True)
@@ -69,7 +81,8 @@ def forward(target: str, batch: int, retry_now: bool, requeue_failed: bool, back
     finally:
         forwarder.close()
     status = forwarding_status(app)[target]
-    summary = {"target": target, **total.as_dict(), "pending": status["pending"],
+    summary = {"target": target, **total.as_dict(), "purged": purged,
+               "pending": status["pending"],
                "failed_total": status["failed"], "endpoint": status["endpoint"]}
     click.echo(f"\r{total.sent} sent, {total.unmapped} without mapping, {total.retried} "
                f"to retry, {total.failed} refused; {status['pending']} pending", err=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, false, func, insert, select, true, update
 
 from collector.core.mapping.caliper import MAPPED_EIDS as CALIPER_EIDS
 from collector.core.mapping.caliper import caliper_candidate
@@ -82,8 +82,9 @@ def claim(engine: Engine, target: str, owner: str, limit: int, lease_ms: int,
           now: int | None = None) -> list[Claimed]:
     """Lease up to ``limit`` due rows of ``target`` to ``owner``; return them in id order."""
     now = now_ms() if now is None else now
+    # "failed = false", not "IS FALSE": only an equality reads ix_outbox_target_failed_id.
     due = (select(OUTBOX.c.id).where(
-        OUTBOX.c.target == target, OUTBOX.c.failed.is_(False),
+        OUTBOX.c.target == target, OUTBOX.c.failed == false(),
         OUTBOX.c.next_attempt_at <= now, OUTBOX.c.lease_until <= now,
     ).order_by(OUTBOX.c.id).limit(limit))
     with engine.connect() as conn:
@@ -200,31 +201,69 @@ def retry_now(engine: Engine, target: str) -> int:
     return int(result.rowcount or 0)
 
 
-def backfill(engine: Engine, target: str, since_ms: int | None = None) -> int:
+def purge_refused(engine: Engine, target: str, older_than_ms: int = 0,
+                  now: int | None = None) -> int:
+    """Delete rows of ``target`` refused for good and queued more than ``older_than_ms`` ago."""
+    cutoff = (now_ms() if now is None else now) - older_than_ms
+    with engine.begin() as conn:
+        result = conn.execute(delete(OUTBOX).where(
+            OUTBOX.c.target == target, OUTBOX.c.failed == true(),
+            OUTBOX.c.created_at <= cutoff))
+    return int(result.rowcount or 0)
+
+
+BACKFILL_PAGE = 5000
+
+
+def backfill(engine: Engine, target: str, since_ms: int | None = None,
+             page: int = BACKFILL_PAGE) -> int:
     """Queue stored events of ``target``'s kinds that are not queued yet (e.g. events stored
     before forwarding was configured). Events sent earlier are sent again; the LRS
-    recognises their ids."""
+    recognises their ids.
+
+    Events are read in pages of ``page`` by id (memory stays flat in the number of
+    events), one short transaction per page. Only events stored before the start are
+    considered (later ones are queued at ingest), and only outbox rows that existed at
+    the start are checked for "queued already": rows this run adds are of earlier pages.
+    """
     eids = sorted(XAPI_EIDS if target == "xapi" else CALIPER_EIDS)
-    queued = select(OUTBOX.c.mid).where(OUTBOX.c.target == target)
-    source = select(EVENTS.c.mid, EVENTS.c.eid, EVENTS.c.edata_type, EVENTS.c.lesson_id).where(
-        EVENTS.c.eid.in_(eids), EVENTS.c.duplicate_of.is_(None), EVENTS.c.mid.not_in(queued))
+    def mappable(eid: str, edata_type: str | None, lesson: str | None) -> bool:
+        if target == "xapi":
+            return xapi_candidate(eid, edata_type, lesson)
+        return caliper_candidate(eid, edata_type)
+
+    with engine.connect() as conn:
+        last_event = conn.scalar(select(func.max(EVENTS.c.id))) or 0
+        last_queued = conn.scalar(select(func.max(OUTBOX.c.id))) or 0
+    queued = select(OUTBOX.c.mid).where(OUTBOX.c.target == target,
+                                        OUTBOX.c.id <= last_queued)
+    source = select(EVENTS.c.id, EVENTS.c.mid, EVENTS.c.eid, EVENTS.c.edata_type,
+                    EVENTS.c.lesson_id).where(
+        EVENTS.c.eid.in_(eids), EVENTS.c.duplicate_of.is_(None),
+        EVENTS.c.id <= last_event, EVENTS.c.mid.not_in(queued))
     if since_ms is not None:
         source = source.where(EVENTS.c.ets >= since_ms)
     now = now_ms()
     count = 0
-    with engine.begin() as conn:
-        batch: list[dict[str, Any]] = []
-        for mid, eid, edata_type, lesson in conn.execute(source.order_by(EVENTS.c.id)).all():
-            ok = (xapi_candidate(eid, edata_type, lesson) if target == "xapi"
-                  else caliper_candidate(eid, edata_type))
-            if ok:
-                batch.append({"target": target, "mid": mid, "created_at": now,
-                              "next_attempt_at": 0, "attempts": 0, "lease_until": 0,
-                              "lease_owner": None, "failed": False, "last_error": None})
-        for i in range(0, len(batch), 1000):
-            conn.execute(insert(OUTBOX), batch[i:i + 1000])
-        count = len(batch)
-    return count
+    after = 0
+    while True:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":  # read then write: take the write lock first
+                conn = conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                rows = conn.execute(source.where(EVENTS.c.id > after)
+                                    .order_by(EVENTS.c.id).limit(page)).all()
+                if not rows:
+                    return count
+                after = rows[-1].id
+                batch = [
+                    {"target": target, "mid": r.mid, "created_at": now, "next_attempt_at": 0,
+                     "attempts": 0, "lease_until": 0, "lease_owner": None, "failed": False,
+                     "last_error": None}
+                    for r in rows if mappable(r.eid, r.edata_type, r.lesson_id)]
+                if batch:
+                    conn.execute(insert(OUTBOX), batch)
+                count += len(batch)
 
 
 def outbox_counts(conn: Connection) -> dict[str, int]:

@@ -165,6 +165,8 @@ class OutboxEntry(Base):
     """
 
     __tablename__ = "outbox"
+    # The claim query: due rows of one target, not refused, in id order.
+    __table_args__ = (Index("ix_outbox_target_failed_id", "target", "failed", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     target: Mapped[str] = mapped_column(String(16))
