@@ -70,6 +70,8 @@ def test_course_page_updates_live_and_screenshots(page: Any, live_server: LiveSe
     assert XSS in page.inner_text("#items")  # shown as text
     assert page.evaluate("window.__xss === undefined")
     page.screenshot(path=str(ARTIFACTS / "dashboard-course.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 1500})
+    page.screenshot(path=str(ARTIFACTS / "dashboard-course-top.png"))
 
 
 def test_demo_quiz_feeds_item_analysis(page: Any, live_server: LiveServer) -> None:
