@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 from collector.storage import engine as db
 from collector.storage.models import Site
 from collector.storage.sites import create_site
-from collector.storage.users import create_user
+from collector.storage.users import create_user, delete_user, set_password
 from collector.tracking import audit
 from collector.tracking.backend import INTERNAL_SITE
 
@@ -47,7 +47,7 @@ def site_add(name: str, origins: tuple[str, ...]) -> None:
         raise click.ClickException(f"site name {name!r} is reserved for the collector's "
                                    "own audit events")
     db.upgrade(db.get_engine())
-    with db.session() as s:
+    with db.write_session() as s:
         if s.query(Site).filter_by(name=name).first() is not None:
             raise click.ClickException(f"site {name!r} already exists")
         try:
@@ -90,10 +90,47 @@ def user_add(name: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     db.upgrade(db.get_engine())
-    with db.session() as s:
+    with db.write_session() as s:
         try:
             create_user(s, name, password)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         s.commit()
     click.echo(f"user {name!r} created")
+
+
+@user_group.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def user_password(name: str, password_stdin: bool) -> None:
+    """Give a user a new password; their open sessions end."""
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    db.upgrade(db.get_engine())
+    with db.session() as s:
+        try:
+            set_password(s, name, password)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        s.commit()
+    click.echo(f"password of {name!r} changed; their sessions are ended")
+
+
+@user_group.command("delete")
+@click.argument("name")
+@with_appcontext
+def user_delete(name: str) -> None:
+    """Delete a user; their open sessions end."""
+
+    db.upgrade(db.get_engine())
+    with db.session() as s:
+        try:
+            delete_user(s, name)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        s.commit()
+    click.echo(f"user {name!r} deleted")

@@ -63,6 +63,9 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    # Sessions carry the generation they were issued under; bumping it (logout, new
+    # password) revokes every session of the user.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Event(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import secrets
 import threading
@@ -32,6 +33,7 @@ from werkzeug.wrappers import Response
 
 from collector.storage import engine as db
 from collector.storage.models import User
+from collector.storage.users import revoke_sessions
 from collector.tracking import audit
 
 bp = Blueprint("auth", __name__)
@@ -98,7 +100,39 @@ def check_csrf() -> None:
 
 
 def current_user() -> str | None:
-    return session.get("user")
+    """The logged-in user's name; None without a session or when it was revoked.
+
+    A session names the user's id and the session generation it was issued under; the
+    user's row is read once per request, so logging out, a new password (both bump the
+    generation) and deleting the user end every copy of the cookie at once.
+    """
+    if "session_user" not in g:
+        g.session_user = _session_user()
+    name: str | None = g.session_user
+    return name
+
+
+def session_stamp(user: Any) -> str:
+    """What a session must carry to stay valid: the user's session generation bound to
+    their password hash (its salt is random, so a user deleted and created again under
+    the same id and name never inherits the old sessions)."""
+    text = f"{user.session_generation}:{user.password_hash}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _session_user() -> str | None:
+    user_id, name = session.get("uid"), session.get("user")
+    if user_id is None or name is None:
+        return None
+    with db.session() as s:
+        row = s.execute(select(User.username, User.session_generation, User.password_hash)
+                        .where(User.id == user_id)).first()
+    stamp = str(session.get("stamp", ""))
+    if row is None or row.username != name or not hmac.compare_digest(
+            session_stamp(row), stamp):
+        session.clear()
+        return None
+    return str(name)
 
 
 def login_required(view: F) -> F:
@@ -164,6 +198,8 @@ def login() -> Response | str:
         throttle.clear(key)
         session.clear()
         session["user"] = user.username
+        session["uid"] = user.id
+        session["stamp"] = session_stamp(user)
         session.permanent = True
         audit.user_logged_in(current_app._get_current_object(),  # type: ignore[attr-defined]
                              user.username, request.remote_addr)
@@ -174,6 +210,11 @@ def login() -> Response | str:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     check_csrf()
+    user_id = session.get("uid")
+    if current_user() is not None and user_id is not None:
+        with db.session() as s:
+            revoke_sessions(s, user_id)  # copies of this cookie die too
+            s.commit()
     session.clear()
     return redirect(url_for("auth.login"))
 

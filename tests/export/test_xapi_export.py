@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from collector.bench.synthetic import synthetic_events
 from collector.cli.main import main
 from collector.storage.engine import get_engine
+from tests.conftest import log_in
 from tests.factories import course_start, event, lesson_event
 from tests.forward.helpers import ingest
 from tests.mapping.test_xapi_mapping import lesson_calls
@@ -23,8 +24,7 @@ from tests.mapping.validators import assert_valid_caliper, assert_valid_xapi
 
 
 def login(client: FlaskClient) -> FlaskClient:
-    with client.session_transaction() as session:
-        session["user"] = "admin"
+    log_in(client)
     return client
 
 
