@@ -19,7 +19,7 @@ def bootstrap(app: Flask, base_url: str) -> list[str]:
     """Create site ``default`` and user ``admin`` on an empty database; return what to print."""
     lines: list[str] = []
     audit.register_audit_events(app)  # so the catalog documents them before they occur
-    with db.session(app) as s:
+    with db.write_session(app) as s:
         if not s.scalar(select(func.count()).select_from(Site)):
             site = create_site(s, "default", [])
             s.commit()

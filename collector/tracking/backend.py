@@ -33,7 +33,7 @@ WRITER_THREAD = "collector-writer"  # see collector.ingest.writer.BatchWriter
 
 def internal_site(app: Flask) -> SiteAuth:
     """The site the collector's own events belong to; created when missing."""
-    with db.session(app) as s:
+    with db.write_session(app) as s:
         site_id = s.scalar(select(Site.id).where(Site.name == INTERNAL_SITE))
         if site_id is None:
             try:

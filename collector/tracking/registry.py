@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from collector.core.events.validate import CUSTOM_NAME
 from collector.storage.dialect import insert_for
+from collector.storage.engine import write_transaction
 from collector.storage.models import EVENT_TYPES, now_ms
 
 REGISTER_EVENT = "collector.register"  # edata.type of a browser registration
@@ -201,7 +202,7 @@ class Registry:
                  version: int = 1) -> Registration:
         """Store a registration (see :func:`save_registration`, strict) and cache it."""
         reg = make_registration(name, description, fields, version)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             save_registration(conn, reg, strict=True)
             versions = _select(conn, reg.name)
         with self._lock:

@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response
 from collector.analytics.flow import MAX_DEPTH, node_sessions
 from collector.analytics.funnel import MAX_STEPS
 from collector.analytics.pathrules import MAX_RULES, check_label, compile_pattern
-from collector.storage.engine import get_engine
+from collector.storage.engine import get_engine, write_transaction
 from collector.storage.models import PathRule, SavedFunnel, now_ms
 from collector.web.auth import check_csrf, current_user, login_required
 from collector.web.dashboard.live import live_probe, live_socket, refuse_foreign_socket
@@ -142,7 +142,7 @@ def flow_node_json() -> Response:
 def add_rule() -> Response:
     check_csrf()
     back = _back("dashboard.flow")
-    with get_engine().begin() as conn:
+    with write_transaction(get_engine()) as conn:
         sites = site_names(conn)
         site = request.form.get("site", "")
         try:
@@ -169,7 +169,7 @@ def add_rule() -> Response:
 @login_required
 def delete_rule(rule_id: int) -> Response:
     check_csrf()
-    with get_engine().begin() as conn:
+    with write_transaction(get_engine()) as conn:
         conn.execute(delete(PathRule).where(PathRule.id == rule_id))
     return redirect(_back("dashboard.flow"))
 
@@ -225,7 +225,7 @@ def save_funnel() -> Response:
     check_csrf()
     name = request.form.get("name", "").strip()[:100]
     query = MultiDict(parse_qsl(request.form.get("query", ""), keep_blank_values=False))
-    with get_engine().begin() as conn:
+    with write_transaction(get_engine()) as conn:
         try:
             if not name:
                 raise ValueError("name: required")
@@ -256,7 +256,7 @@ def saved_funnel(funnel_id: int) -> Response:
 @login_required
 def delete_funnel(funnel_id: int) -> Response:
     check_csrf()
-    with get_engine().begin() as conn:
+    with write_transaction(get_engine()) as conn:
         conn.execute(delete(SavedFunnel).where(SavedFunnel.id == funnel_id))
     return redirect(url_for("dashboard.funnel"))
 
