@@ -29,7 +29,7 @@ from collector.ingest.persist import (
 )
 from collector.ingest.timing import StepTimes
 from collector.storage.dialect import is_postgres
-from collector.storage.engine import StorageUnavailable, write_transaction
+from collector.storage.engine import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,6 @@ class BatchWriter:
         self._pid = 0
         self._start_lock = threading.Lock()
         self._checkpointer: WalCheckpointer | None = None
-        self.groups = 0
-        self.batches = 0
 
     def submit(self, batch: PreparedBatch) -> Future[BatchOutcome]:
         """Queue ``batch``; the future resolves after its commit (or fails)."""
@@ -198,11 +196,11 @@ class BatchWriter:
             fut.set_exception(StorageUnavailable(f"could not store: {reason}"))
 
     def _transaction(self, batches: list[PreparedBatch]) -> list[BatchOutcome]:
-        with write_transaction(self.engine) as conn:
-            outcomes, learned = persist_group(conn, batches, self.chains, self.hooks)
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                outcomes, learned = persist_group(conn, batches, self.chains, self.hooks)
         self.chains.learn(learned)
         if self._checkpointer is not None:
             self._checkpointer.committed.set()
-        self.groups += 1
-        self.batches += len(batches)
         return outcomes

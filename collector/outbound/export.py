@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -190,9 +190,3 @@ def stream_json(items: Iterator[bytes], fmt: str) -> Iterator[bytes]:
         yield (b"\n" if first else b",\n") + item
         first = False
     yield b"\n]\n"
-
-
-def encode_each(objects: Iterator[Any], encode: Callable[[Any], bytes] = msgspec.json.encode,
-                ) -> Iterator[bytes]:
-    for obj in objects:
-        yield encode(obj)

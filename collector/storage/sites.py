@@ -79,10 +79,6 @@ def create_site(session: Session, name: str, origins: list[str]) -> Site:
     return site
 
 
-def site_origins(site: Site) -> list[str]:
-    return list(json.loads(site.origins or "[]"))
-
-
 class SiteDirectory:
     """Write key -> SiteAuth, cached for a few seconds so ingest does not query per batch."""
 

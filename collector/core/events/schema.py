@@ -314,6 +314,3 @@ EVENT_TYPES: dict[str, type[Envelope]] = {
         Audit, Error, Heartbeat, Log, Search, Metrics, Summary, Exdata,
     )  # fmt: skip
 }
-
-# Events whose edata has no required field: a missing edata is read as {} with a warning.
-EDATA_OPTIONAL = frozenset({"FEEDBACK", "AUDIT", "HEARTBEAT", "METRICS", "EXDATA"})
