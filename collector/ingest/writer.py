@@ -29,7 +29,7 @@ from collector.ingest.persist import (
 )
 from collector.ingest.timing import StepTimes
 from collector.storage.dialect import is_postgres
-from collector.storage.engine import StorageUnavailable
+from collector.storage.engine import StorageUnavailable, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -196,10 +196,8 @@ class BatchWriter:
             fut.set_exception(StorageUnavailable(f"could not store: {reason}"))
 
     def _transaction(self, batches: list[PreparedBatch]) -> list[BatchOutcome]:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(sqlite_immediate=True)
-            with conn.begin():
-                outcomes, learned = persist_group(conn, batches, self.chains, self.hooks)
+        with write_transaction(self.engine) as conn:
+            outcomes, learned = persist_group(conn, batches, self.chains, self.hooks)
         self.chains.learn(learned)
         if self._checkpointer is not None:
             self._checkpointer.committed.set()

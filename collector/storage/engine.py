@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,11 +76,32 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# Every write path begins its transaction through these. In WAL mode a deferred SQLite
+# transaction reads from a snapshot; if it then writes after another connection (the
+# ingest writer) committed, SQLite fails it at once with SQLITE_BUSY_SNAPSHOT ("database
+# is locked") and the busy timeout does not apply. BEGIN IMMEDIATE takes the write lock
+# up front, waiting up to the busy timeout, so what the transaction reads stays current.
+# PostgreSQL ignores the option: a plain BEGIN, conflicts settled by constraints.
+
+
+def write_engine(engine: Engine) -> Engine:
+    """``engine`` whose transactions take SQLite's write lock when they begin."""
+    return engine.execution_options(sqlite_immediate=True)
+
+
+def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:
+    """``with write_transaction(engine) as conn:`` a transaction for a write path,
+    committed at the end of the block (rolled back on an exception)."""
+    return write_engine(engine).begin()
+
+
 def init_app(app: Flask) -> None:
-    """Create the app's engine and session factory from ``DATABASE_URL``."""
+    """Create the app's engine and session factories from ``DATABASE_URL``."""
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["collector.engine"] = engine
     app.extensions["collector.sessions"] = sessionmaker(engine, expire_on_commit=False)
+    app.extensions["collector.write_sessions"] = sessionmaker(write_engine(engine),
+                                                              expire_on_commit=False)
 
 
 def get_engine(app: Flask | None = None) -> Engine:
@@ -87,8 +109,15 @@ def get_engine(app: Flask | None = None) -> Engine:
 
 
 def session(app: Flask | None = None) -> Session:
-    """A new ORM session (use as a context manager)."""
+    """A new ORM session (use as a context manager); write paths use :func:`write_session`."""
     factory: sessionmaker[Session] = (app or current_app).extensions["collector.sessions"]
+    return factory()
+
+
+def write_session(app: Flask | None = None) -> Session:
+    """A new ORM session for a write path: its transactions begin as
+    :func:`write_transaction`'s do (use as a context manager)."""
+    factory: sessionmaker[Session] = (app or current_app).extensions["collector.write_sessions"]
     return factory()
 
 
@@ -111,6 +140,6 @@ def alembic_config(url: str) -> Any:
 def upgrade(engine: Engine) -> None:
     """Apply every Alembic migration (``collector db upgrade``)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
