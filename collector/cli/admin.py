@@ -111,7 +111,7 @@ def user_password(name: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     db.upgrade(db.get_engine())
-    with db.session() as s:
+    with db.write_session() as s:
         try:
             set_password(s, name, password)
         except ValueError as exc:
@@ -127,7 +127,7 @@ def user_delete(name: str) -> None:
     """Delete a user; their open sessions end."""
 
     db.upgrade(db.get_engine())
-    with db.session() as s:
+    with db.write_session() as s:
         try:
             delete_user(s, name)
         except ValueError as exc:

@@ -212,7 +212,7 @@ def logout() -> Response:
     check_csrf()
     user_id = session.get("uid")
     if current_user() is not None and user_id is not None:
-        with db.session() as s:
+        with db.write_session() as s:
             revoke_sessions(s, user_id)  # copies of this cookie die too
             s.commit()
     session.clear()
