@@ -21,6 +21,7 @@ from collector.core.mapping.xapi import MAPPED_EIDS as XAPI_EIDS
 from collector.core.mapping.xapi import xapi_candidate
 from collector.ingest.persist import BatchOutcome, PersistHook, PreparedBatch
 from collector.storage.dialect import insert_for
+from collector.storage.engine import write_transaction
 from collector.storage.models import EVENTS, FORWARD_STATE, OUTBOX, now_ms
 
 TARGETS = ("xapi", "caliper")
@@ -247,23 +248,20 @@ def backfill(engine: Engine, target: str, since_ms: int | None = None,
     count = 0
     after = 0
     while True:
-        with engine.connect() as conn:
-            if conn.dialect.name == "sqlite":  # read then write: take the write lock first
-                conn = conn.execution_options(sqlite_immediate=True)
-            with conn.begin():
-                rows = conn.execute(source.where(EVENTS.c.id > after)
-                                    .order_by(EVENTS.c.id).limit(page)).all()
-                if not rows:
-                    return count
-                after = rows[-1].id
-                batch = [
-                    {"target": target, "mid": r.mid, "created_at": now, "next_attempt_at": 0,
-                     "attempts": 0, "lease_until": 0, "lease_owner": None, "failed": False,
-                     "last_error": None}
-                    for r in rows if mappable(r.eid, r.edata_type, r.lesson_id)]
-                if batch:
-                    conn.execute(insert(OUTBOX), batch)
-                count += len(batch)
+        with write_transaction(engine) as conn:  # reads, then writes what it read
+            rows = conn.execute(source.where(EVENTS.c.id > after)
+                                .order_by(EVENTS.c.id).limit(page)).all()
+            if not rows:
+                return count
+            after = rows[-1].id
+            batch = [
+                {"target": target, "mid": r.mid, "created_at": now, "next_attempt_at": 0,
+                 "attempts": 0, "lease_until": 0, "lease_owner": None, "failed": False,
+                 "last_error": None}
+                for r in rows if mappable(r.eid, r.edata_type, r.lesson_id)]
+            if batch:
+                conn.execute(insert(OUTBOX), batch)
+            count += len(batch)
 
 
 def outbox_counts(conn: Connection) -> dict[str, int]:
