@@ -96,10 +96,23 @@ def check_custom_events(registry: Registry, warn_log: WarningLog, site_name: str
         if ev.name == REGISTER_EVENT:
             warnings = registry.propose(edata.data)
         else:
-            warnings = registry.check_data(ev.name, edata.version, edata.data)
+            version = edata.version
+            if version is None:  # read as the latest registered one, and stored so
+                version = registry.latest_version(ev.name)
+                if version is not None:
+                    _fill_version(ev, version)
+            warnings = registry.check_data(ev.name, version, edata.data)
         for message in warnings:
             ev.warnings.append(message)
             warn_log.warn(site_name, ev, message)
+
+
+def _fill_version(ev: ValidEvent, version: int) -> None:
+    """Put ``edata.version`` into the event as it will be stored (a page that did not
+    register the name does not know its version; the site's registry does)."""
+    value = msgspec.json.decode(ev.raw)
+    value["edata"]["version"] = version
+    ev.raw = msgspec.json.encode(value)
 
 
 @dataclass(slots=True)
