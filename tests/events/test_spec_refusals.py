@@ -82,3 +82,26 @@ def test_spec_required_field_is_refused_and_warnings_never_hide_errors(app: Flas
     result = post(app, [event("ASSESS", cdata=COURSE), bad])
     assert result["accepted"] == 1
     assert result["rejected"] == [{"index": 1, "mid": "m-bad", "errors": ["edata.score: required"]}]
+
+
+LONG = "x" * 5000
+
+
+@pytest.mark.parametrize(("eid", "edata", "where"), [
+    ("START", {"type": "player", "mode": LONG, "loc": LONG}, {}),
+    ("INTERACT", {"type": "CLICK", "id": "b1", "subtype": LONG}, {}),
+    ("ASSESS", {**(EDATA["ASSESS"] or {}), "item": {"id": "q1", "title": LONG, "desc": LONG,
+                                                    "uri": LONG, "type": LONG}}, {}),
+    ("ERROR", {"err": LONG, "errtype": LONG, "stacktrace": LONG}, {}),
+    ("LOG", {"type": "api", "level": LONG, "message": "m"}, {}),
+    ("RESPONSE", {"target": {"id": LONG, "type": LONG}, "type": "CHOOSE", "values": []}, {}),
+    ("IMPRESSION", None, {"channel": LONG, "env": LONG, "pdata": {"id": LONG, "pid": LONG}}),
+])
+def test_long_values_outside_indexed_columns_are_kept(eid: str, edata: Any,
+                                                      where: dict[str, Any]) -> None:
+    # The spec bounds no length; only identifiers the collector indexes are bounded.
+    ev = event(eid, edata=edata)
+    ev["context"].update(where)
+    ev["actor"]["type"] = LONG
+    result = check(ev)
+    assert isinstance(result, ValidEvent), getattr(result, "errors", None)

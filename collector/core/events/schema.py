@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+# Bounded: values the collector stores in indexed columns (mid, actor, session, device,
+# correlations, object, edata type/pageid/id, item id) or the uri column. The spec bounds
+# no length; every other text is kept whatever its length (``str``).
 Id = Annotated[str, Meta(max_length=256)]
 Text = Annotated[str, Meta(max_length=4096)]
 Number = float  # msgspec's float accepts JSON integers too
@@ -47,13 +50,13 @@ EID_DESCRIPTIONS: dict[str, str] = {
 
 class Actor(Struct, gc=False):
     id: Id
-    type: Id
+    type: str
 
 
 class Producer(Struct, gc=False):
-    id: Id
+    id: str
     ver: Version | None = None
-    pid: Id | None = None
+    pid: str | None = None
 
 
 class Correlation(Struct, gc=False):
@@ -62,8 +65,8 @@ class Correlation(Struct, gc=False):
 
 
 class Context(Struct, gc=False):
-    channel: Id
-    env: Id
+    channel: str
+    env: str
     pdata: Producer | None = None
     sid: Id | None = None
     did: Id | None = None
@@ -95,17 +98,17 @@ class Envelope(Struct, tag_field="eid", kw_only=True, gc=False):
 
 class StartData(Struct, gc=False):
     type: Id
-    mode: Id | None = None
+    mode: str | None = None
     duration: Number | None = None
     pageid: Id | None = None
-    loc: Text | None = None
+    loc: str | None = None
     dspec: dict[str, Any] | None = None
     uaspec: dict[str, Any] | None = None
 
 
 class EndData(Struct, gc=False):
     type: Id
-    mode: Id | None = None
+    mode: str | None = None
     duration: Number | None = None
     pageid: Id | None = None
     summary: list[Any] | None = None
@@ -115,7 +118,7 @@ class ImpressionData(Struct, gc=False):
     type: Id
     pageid: Id
     uri: Text
-    subtype: Id | None = None
+    subtype: str | None = None
     duration: Number | None = None
     visits: list[Any] | None = None
 
@@ -123,7 +126,7 @@ class ImpressionData(Struct, gc=False):
 class InteractData(Struct, gc=False):
     type: Id
     id: Id
-    subtype: Id | None = None
+    subtype: str | None = None
     pageid: Id | None = None
     duration: Number | None = None
     target: dict[str, Any] | None = None
@@ -135,10 +138,10 @@ class Question(Struct, gc=False):
     id: Id
     maxscore: Number | None = None
     exlength: Number | None = None
-    type: Id | None = None
-    title: Text | None = None
-    desc: Text | None = None
-    uri: Text | None = None
+    type: str | None = None
+    title: str | None = None
+    desc: str | None = None
+    uri: str | None = None
     params: list[Any] | None = None
 
 
@@ -152,8 +155,8 @@ class AssessData(Struct, gc=False):
 
 
 class ResponseTarget(Struct, gc=False):
-    id: Id
-    type: Id
+    id: str
+    type: str
     ver: Version | None = None
 
 
@@ -177,20 +180,20 @@ class FeedbackData(Struct, gc=False):
 
 class ShareData(Struct, gc=False):
     items: list[dict[str, Any]]
-    dir: Id | None = None
+    dir: str | None = None
     type: Id | None = None
 
 
 class AuditData(Struct, gc=False):
     props: list[Any] | None = None
-    state: Id | None = None
-    prevstate: Id | None = None
+    state: str | None = None
+    prevstate: str | None = None
     type: Id | None = None
 
 
 class ErrorData(Struct, gc=False):
-    err: Text
-    errtype: Text
+    err: str
+    errtype: str
     stacktrace: str
     pageid: Id | None = None
     object: dict[str, Any] | None = None
@@ -199,7 +202,7 @@ class ErrorData(Struct, gc=False):
 
 class LogData(Struct, gc=False):
     type: Id
-    level: Id
+    level: str
     message: str
     pageid: Id | None = None
     params: list[Any] | None = None
@@ -212,7 +215,7 @@ class SearchData(Struct, gc=False):
     type: Id | None = None
     filters: dict[str, Any] | None = None
     sort: dict[str, Any] | Any = None
-    correlationid: Id | None = None
+    correlationid: str | None = None
 
 
 class SummaryData(Struct, gc=False):
@@ -222,7 +225,7 @@ class SummaryData(Struct, gc=False):
     timespent: Number
     pageviews: int
     interactions: int
-    mode: Id | None = None
+    mode: str | None = None
 
 
 class ExdataData(Struct, gc=False):
