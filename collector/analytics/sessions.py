@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from collector.analytics.scope import Scope
+from collector.analytics.scope import Scope, session_clauses
 from collector.storage.models import DASH_SESSIONS, EVENTS, SessionLink, Site
 
 PAGE = 100
@@ -29,18 +29,8 @@ def list_sessions(conn: Connection, flt: SessionFilter, limit: int = PAGE) -> li
     stmt = (select(Site.name.label("site"), s.site_id, s.session_id, s.actor_id, s.course_id,
                    s.env, s.first_ets, s.last_ets, s.last_received, s.events, s.dup_starts)
             .join(Site, Site.id == s.site_id).where(s.session_id != "")
+            .where(*session_clauses(flt.scope, course=True))
             .order_by(s.last_received.desc(), s.session_id, s.actor_id).limit(limit))
-    scope = flt.scope
-    if scope.site_id is not None:
-        stmt = stmt.where(s.site_id == scope.site_id)
-    if scope.course:
-        stmt = stmt.where(s.course_id == scope.course)
-    if scope.env:
-        stmt = stmt.where(s.env == scope.env)
-    if scope.since_ms is not None:
-        stmt = stmt.where(s.last_ets >= scope.since_ms)
-    if scope.until_ms is not None:
-        stmt = stmt.where(s.first_ets < scope.until_ms)
     if flt.actor:
         stmt = stmt.where(s.actor_id == flt.actor)
     if flt.duplicates_only:

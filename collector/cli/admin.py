@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
 from collector.storage import engine as db
 from collector.storage.models import Site
@@ -78,6 +80,25 @@ def user_group() -> None:
     """Dashboard users."""
 
 
+def _password(password_stdin: bool, prompt: str) -> str:
+    """The password: one line of standard input, or typed twice at a hidden prompt."""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
+def _change_users(change: Callable[[Session], object]) -> None:
+    """Run ``change`` in one write session on the migrated database; a ValueError it
+    raises (unknown user, weak password) is the command's error message."""
+    db.upgrade(db.get_engine())
+    with db.write_session() as s:
+        try:
+            change(s)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        s.commit()
+
+
 @user_group.command("add")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
@@ -85,17 +106,8 @@ def user_group() -> None:
 def user_add(name: str, password_stdin: bool) -> None:
     """Add a dashboard user (password from --password-stdin or a prompt)."""
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    db.upgrade(db.get_engine())
-    with db.write_session() as s:
-        try:
-            create_user(s, name, password)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        s.commit()
+    password = _password(password_stdin, "Password")
+    _change_users(lambda s: create_user(s, name, password))
     click.echo(f"user {name!r} created")
 
 
@@ -106,17 +118,8 @@ def user_add(name: str, password_stdin: bool) -> None:
 def user_password(name: str, password_stdin: bool) -> None:
     """Give a user a new password; their open sessions end."""
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    db.upgrade(db.get_engine())
-    with db.write_session() as s:
-        try:
-            set_password(s, name, password)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        s.commit()
+    password = _password(password_stdin, "New password")
+    _change_users(lambda s: set_password(s, name, password))
     click.echo(f"password of {name!r} changed; their sessions are ended")
 
 
@@ -126,11 +129,5 @@ def user_password(name: str, password_stdin: bool) -> None:
 def user_delete(name: str) -> None:
     """Delete a user; their open sessions end."""
 
-    db.upgrade(db.get_engine())
-    with db.write_session() as s:
-        try:
-            delete_user(s, name)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        s.commit()
+    _change_users(lambda s: delete_user(s, name))
     click.echo(f"user {name!r} deleted")
