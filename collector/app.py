@@ -30,6 +30,7 @@ from collector.web import (
     proxies,
     sockets,
     tracker_asset,
+    ws_slots,
 )
 from collector.web.dashboard import course_views
 from collector.web.dashboard import views as dashboard
@@ -60,6 +61,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # Web surfaces, one blueprint each.
     sockets.init_app(app)
+    ws_slots.init_app(app)       # ingest sockets per process and per client address
     auth.init_app(app)
     for blueprint in (ingest_http.bp, ingest_ws.bp, dashboard.bp, course_views.bp, exports.bp,
                       catalog.bp, demo.bp):

@@ -13,6 +13,7 @@ from flask import Flask
 
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_RATE_LIMIT = 10_000
+DEFAULT_WS_IDLE_SECONDS = 60.0  # the tracker closes its own idle socket after 15 s
 
 def parse_trusted_proxies(raw: str) -> int | tuple[str, ...]:
     """A number of proxies in front (``2``), or the proxies' addresses/networks
@@ -45,6 +46,8 @@ _ENV: dict[str, tuple[str, Any, Any]] = {
     "CALIPER_TOKEN": ("CALIPER_TOKEN", str, None),
     "REDIS_URL": ("REDIS_URL", str, None),
     "TRUSTED_PROXIES": ("TRUSTED_PROXIES", parse_trusted_proxies, 0),
+    "WS_IDLE_SECONDS": ("WS_IDLE_SECONDS", float, DEFAULT_WS_IDLE_SECONDS),
+    "WS_MAX_PER_ADDRESS": ("WS_MAX_PER_ADDRESS", int, 0),
 }
 
 
@@ -67,6 +70,9 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             raise ConfigError(f"COLLECTOR_{name}={raw!r}: {exc}") from exc
     if settings["MAX_BODY_BYTES"] <= 0:
         raise ConfigError("COLLECTOR_MAX_BODY_BYTES must be a positive number of bytes")
+    if settings["WS_IDLE_SECONDS"] <= 0 or settings["WS_MAX_PER_ADDRESS"] < 0:
+        raise ConfigError("COLLECTOR_WS_IDLE_SECONDS must be positive and "
+                          "COLLECTOR_WS_MAX_PER_ADDRESS 0 (no cap) or positive")
     if settings["RATE_LIMIT"] < 0:
         raise ConfigError("COLLECTOR_RATE_LIMIT must be 0 (off) or a positive events/s figure")
     return settings

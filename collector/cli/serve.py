@@ -34,6 +34,7 @@ class CollectorServer(BaseApplication):
     def load(self) -> Any:
         limit_malloc_arenas()
         app = self.factory()
+        app.config["WS_MAX_SOCKETS"] = websocket_threads(self.options["threads"])
         start_forwarders(app)  # per worker process, after the fork
         tune_for_ingest()
         return app
@@ -57,6 +58,14 @@ def limit_malloc_arenas() -> None:
         libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
     except (OSError, AttributeError):
         pass
+
+
+HTTP_THREADS = 16  # threads per process that ingest WebSockets never take
+
+
+def websocket_threads(threads: int) -> int:
+    """Open ingest WebSockets allowed per process: the rest stay for plain HTTP."""
+    return max(1, threads - min(HTTP_THREADS, threads // 2))
 
 
 def run_gunicorn(factory: Callable[[], Flask], *, host: str, port: int, workers: int,

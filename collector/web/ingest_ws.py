@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from collector.core.events.envelope import EnvelopeError
 from collector.ingest import protocol
@@ -23,10 +23,12 @@ from collector.storage.sites import get_directory
 from collector.web.hardening import reads_raw_body
 from collector.web.origins import own_origin
 from collector.web.sockets import sock
+from collector.web.ws_slots import CLOSE_TOO_MANY, get_slots
 
 log = logging.getLogger(__name__)
 bp = reads_raw_body(Blueprint("ingest_ws", __name__))
 
+CLOSE_GOING_AWAY = 1001  # idle for WS_IDLE_SECONDS
 CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455 registry: the database is unavailable
 CLOSE_BAD_KEY = 4401
 CLOSE_BAD_ORIGIN = 4403
@@ -39,6 +41,20 @@ def _send(ws: Any, frame: dict[str, Any]) -> None:
 
 @sock.route("/v1/ws", bp=bp)
 def ingest_socket(ws: Any) -> None:
+    address = request.remote_addr or ""
+    slots = get_slots()
+    refused = slots.acquire(address, current_app.config.get("WS_MAX_SOCKETS") or 0,
+                            current_app.config["WS_MAX_PER_ADDRESS"])
+    if refused is not None:
+        ws.close(CLOSE_TOO_MANY, refused)
+        return
+    try:
+        _serve_socket(ws, address)
+    finally:
+        slots.release(address)
+
+
+def _serve_socket(ws: Any, address: str) -> None:
     try:
         site = get_directory().authenticate(request.args.get("key"))
     except StorageUnavailable:
@@ -51,10 +67,13 @@ def ingest_socket(ws: Any) -> None:
         ws.close(CLOSE_BAD_ORIGIN, "origin not allowed for this site")
         return
     pipeline = get_pipeline()
-    address = request.remote_addr
+    idle_seconds = current_app.config["WS_IDLE_SECONDS"]
     pending: deque[PendingIngest] = deque()
     while True:
-        data = ws.receive(timeout=0 if pending else None)
+        data = ws.receive(timeout=0 if pending else idle_seconds)
+        if data is None and not pending:  # idle: give the thread back; clients reconnect
+            ws.close(CLOSE_GOING_AWAY, "idle; reconnect to send more")
+            return
         if data is None:  # nothing new: wait for the oldest commit and ack it
             _ack(ws, pending.popleft())
             continue

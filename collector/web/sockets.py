@@ -46,6 +46,7 @@ class BoundedSock(Sock):
                     ws.close()
                 except Exception:  # noqa: BLE001 - the peer may already be gone
                     pass
+                ws.finish()
                 return _HandledResponse(ws.mode)
 
             bp.route(path, websocket=True, **kwargs)(websocket_route)

@@ -40,6 +40,7 @@ from collector.web.ws_inflate import BoundedInflateConnection
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 5.0
+CLOSE_LINGER = 1.0  # seconds a served peer has to answer our close frame
 DRAIN_MAX_BYTES = 64 * 1024 * 1024
 SEND_TIMEOUT = 30.0
 MAX_BUFFERED_FRAMES = 32
@@ -125,6 +126,8 @@ class ClosingHandshakeServer(Server):
         self.max_buffered_frames = max(1, max_buffered_frames)
         self.max_buffered_bytes = max(1, max_buffered_bytes)
         self._room = threading.Condition()
+        self.received_any = False  # the handler got a message (see finish)
+        self.draining = False  # the reader refused a message and reads until the close
         super().__init__(environ, **options)
 
     def handshake(self) -> None:
@@ -150,18 +153,43 @@ class ClosingHandshakeServer(Server):
         if isinstance(self.sock, SendBoundedSocket) and self.sock.stuck:
             self.connected = False  # no close frame can reach a peer that does not read
             return
-        if not self.connected:
-            # The reader thread wakes the handler before it writes its close frame (and
-            # then drains a refused message); the WSGI server closes the socket as soon
-            # as the handler returns, so let the reader finish first.
-            reader = getattr(self, "thread", None)
-            if reader is not None and reader is not threading.current_thread():
-                reader.join(DRAIN_SECONDS + 1)
         super().close(reason, message)
+
+    def finish(self) -> None:
+        """After the handler: let the reader thread end, bounded, and close the socket.
+
+        The reader ends once the peer answers the close (or it finishes writing its own
+        close frame and draining a refused message, which it wakes the handler before
+        doing). A peer that never answers is cut off after ``CLOSE_LINGER`` seconds, at
+        once if it never sent a message (a connection refused at connect). The socket is
+        closed here, in the handler's thread: gunicorn would otherwise linger on it in
+        its main loop, where one silent peer stalls every other connection.
+        """
+        reader = getattr(self, "thread", None)
+        if reader is not None and reader is not threading.current_thread():
+            reader_closing = self.close_reason != CloseReason.NO_STATUS_RCVD
+            served = self.received_any or self.draining or reader_closing
+            reader.join(CLOSE_LINGER if served else 0)
+            if self.draining:
+                reader.join(DRAIN_SECONDS + 1)
+            if reader.is_alive():
+                self._shutdown()
+                reader.join(1.0)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _shutdown(self) -> None:
+        try:  # wakes the reader out of recv()/select(); it then closes the socket
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def receive(self, timeout: float | None = None) -> Any:
         data = super().receive(timeout)
         if data is not None:
+            self.received_any = True
             with self._room:
                 self._room.notify()
         return data
@@ -172,6 +200,7 @@ class ClosingHandshakeServer(Server):
         too_big = limit and (self.incoming_message_len > limit or (
             isinstance(self.ws, BoundedInflateConnection) and self.ws.refused))
         if not keep_going and too_big:
+            self.draining = True
             self._drain_until_peer_close()
         elif keep_going:
             self._wait_for_room()
