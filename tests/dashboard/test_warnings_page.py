@@ -8,8 +8,9 @@ import msgspec
 from flask import Flask
 from flask.testing import FlaskClient
 
+from collector.analytics.event_warnings import warning_groups
 from collector.ingest.pipeline import get_pipeline
-from collector.storage.engine import session
+from collector.storage.engine import get_engine, session
 from collector.storage.sites import create_site, get_directory
 from tests.dashboard.conftest import ingest
 from tests.factories import event
@@ -84,3 +85,13 @@ def test_warning_pages_need_a_login(app: Flask) -> None:
     assert client.get("/dashboard/warnings").status_code == 302
     assert client.get("/dashboard/data/warnings",
                       headers={"Accept": "application/json"}).status_code == 401
+
+
+def test_warning_counts_on_both_databases(any_app: Flask) -> None:
+    for batch in range(2):  # two commits: the second adds to the first's counters
+        ingest(any_app, [event("ASSESS", cdata=COURSE, mid=f"b{batch}-{i}") for i in range(2)])
+    with get_engine(any_app).connect() as conn:
+        [group] = warning_groups(conn, None, 0)
+    assert (group.site, group.events, group.example_mid) == ("test", 4, "b1-1")
+    assert group.warning.startswith("ASSESS in a course without a lesson")
+    assert group.example is not None and '"mid":"b1-1"' in group.example
