@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from collector.core.events.schema import EIDS
+from collector.outbound.export import ExportFilter, iter_export
 from collector.storage.engine import get_engine
 from collector.storage.models import Event, RejectedEvent
 from tests.conftest import LiveServer, unavailable
@@ -52,3 +53,10 @@ def test_sunbird_sdk_delivers_every_event_and_sees_success(live_server: LiveServ
     if cdata:
         assert {r.course_id for r in stored} == {"do_course_1"}
         assert any(w.startswith("ASSESS in a course without a lesson") for w in warnings)
+        # The answer reaches xAPI as `answered`, in the course's context.
+        statements = [json.loads(s) for s in iter_export(
+            "xapi", get_engine(live_server.app), ExportFilter(), "http://localhost")]
+        [answered] = [s for s in statements if s["verb"]["id"].endswith("/answered")]
+        assert answered["object"]["id"] == "urn:collector:check:q1"
+        assert answered["context"]["contextActivities"]["parent"][0]["id"] == (
+            "urn:collector:course:do_course_1")
