@@ -20,7 +20,7 @@ from collector.core.mapping.caliper import caliper_candidate
 from collector.core.mapping.xapi import MAPPED_EIDS as XAPI_EIDS
 from collector.core.mapping.xapi import xapi_candidate
 from collector.ingest.persist import BatchOutcome, PersistHook, PreparedBatch
-from collector.storage.dialect import insert_for
+from collector.storage.dialect import insert_for, is_postgres
 from collector.storage.engine import write_transaction
 from collector.storage.models import EVENTS, FORWARD_STATE, OUTBOX, now_ms
 
@@ -88,24 +88,22 @@ def claim(engine: Engine, target: str, owner: str, limit: int, lease_ms: int,
         OUTBOX.c.target == target, OUTBOX.c.failed == false(),
         OUTBOX.c.next_attempt_at <= now, OUTBOX.c.lease_until <= now,
     ).order_by(OUTBOX.c.id).limit(limit))
-    with engine.connect() as conn:
-        # SQLite: take the write lock up front so select-then-update is atomic.
-        if conn.dialect.name == "sqlite":
-            conn = conn.execution_options(sqlite_immediate=True)
-        else:
-            due = due.with_for_update(skip_locked=True)
-        with conn.begin():
-            ids = list(conn.scalars(due))
-            if not ids:
-                return []
-            conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(
-                lease_until=now + lease_ms, lease_owner=owner))
-            rows = conn.execute(
-                select(OUTBOX.c.id, OUTBOX.c.attempts, EVENTS.c.payload, EVENTS.c.chain_id,
-                       EVENTS.c.duplicate_of)
-                .select_from(OUTBOX.outerjoin(EVENTS, EVENTS.c.mid == OUTBOX.c.mid))
-                .where(OUTBOX.c.id.in_(ids)).order_by(OUTBOX.c.id)
-            ).all()
+    # Select-then-update is atomic: SQLite takes the write lock at BEGIN; on PostgreSQL
+    # the rows are locked, and rows other workers hold are skipped.
+    if is_postgres(engine):
+        due = due.with_for_update(skip_locked=True)
+    with write_transaction(engine) as conn:
+        ids = list(conn.scalars(due))
+        if not ids:
+            return []
+        conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(
+            lease_until=now + lease_ms, lease_owner=owner))
+        rows = conn.execute(
+            select(OUTBOX.c.id, OUTBOX.c.attempts, EVENTS.c.payload, EVENTS.c.chain_id,
+                   EVENTS.c.duplicate_of)
+            .select_from(OUTBOX.outerjoin(EVENTS, EVENTS.c.mid == OUTBOX.c.mid))
+            .where(OUTBOX.c.id.in_(ids)).order_by(OUTBOX.c.id)
+        ).all()
     return [Claimed(r.id, r.attempts, r.payload, r.chain_id, r.duplicate_of) for r in rows]
 
 
@@ -128,7 +126,7 @@ def complete(engine: Engine, target: str, owner: str, sent: Sequence[int],
     """
     if not sent and not unmapped:
         return
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         counts = [conn.execute(delete(OUTBOX).where(_mine(ids, owner))).rowcount or 0
                   if ids else 0 for ids in (sent, unmapped)]
         _state(conn, target)
@@ -143,7 +141,7 @@ def retry_later(engine: Engine, target: str, owner: str, rows: Sequence[Claimed]
                 delay_ms: int) -> None:
     """Release rows for another try after ``delay_ms``; remember the error."""
     now = now_ms()
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         conn.execute(update(OUTBOX).where(_mine([r.id for r in rows], owner)).values(
             attempts=OUTBOX.c.attempts + 1, next_attempt_at=now + delay_ms, lease_until=0,
             lease_owner=None, last_error=error[:2000]))
@@ -153,7 +151,7 @@ def retry_later(engine: Engine, target: str, owner: str, rows: Sequence[Claimed]
 def fail(engine: Engine, target: str, owner: str, row: Claimed, error: str) -> None:
     """The receiver refuses this row for good: keep it, flagged, with the answer."""
     now = now_ms()
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         conn.execute(update(OUTBOX).where(_mine([row.id], owner)).values(
             failed=True, attempts=OUTBOX.c.attempts + 1, lease_until=0, lease_owner=None,
             last_error=error[:2000]))
@@ -178,7 +176,7 @@ def lease_owners(engine: Engine, target: str, now: int | None = None) -> list[st
 
 def release_leases(engine: Engine, target: str, owners: Sequence[str]) -> int:
     """Free the leases of ``target`` held by ``owners`` (forwarders known to be gone)."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         result = conn.execute(update(OUTBOX).where(
             OUTBOX.c.target == target, OUTBOX.c.lease_owner.in_(list(owners))).values(
             lease_until=0, lease_owner=None))
@@ -187,7 +185,7 @@ def release_leases(engine: Engine, target: str, owners: Sequence[str]) -> int:
 
 def requeue_failed(engine: Engine, target: str) -> int:
     """Give rows refused for good another chance (after fixing the receiver or the data)."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         result = conn.execute(update(OUTBOX).where(
             OUTBOX.c.target == target, OUTBOX.c.failed.is_(True)).values(
             failed=False, next_attempt_at=0, attempts=0))
@@ -196,7 +194,7 @@ def requeue_failed(engine: Engine, target: str) -> int:
 
 def retry_now(engine: Engine, target: str) -> int:
     """Make rows waiting out a backoff due immediately."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         result = conn.execute(update(OUTBOX).where(
             OUTBOX.c.target == target, OUTBOX.c.next_attempt_at > 0).values(next_attempt_at=0))
     return int(result.rowcount or 0)
@@ -206,7 +204,7 @@ def purge_refused(engine: Engine, target: str, older_than_ms: int = 0,
                   now: int | None = None) -> int:
     """Delete rows of ``target`` refused for good and queued more than ``older_than_ms`` ago."""
     cutoff = (now_ms() if now is None else now) - older_than_ms
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         result = conn.execute(delete(OUTBOX).where(
             OUTBOX.c.target == target, OUTBOX.c.failed == true(),
             OUTBOX.c.created_at <= cutoff))

@@ -17,8 +17,9 @@ from flask import Flask
 from sqlalchemy import delete, func, select
 
 from collector.ingest.pipeline import get_pipeline
+from collector.outbound.outbox import backfill
 from collector.storage.engine import get_engine
-from collector.storage.models import EVENTS, PathRule, SavedFunnel, Site
+from collector.storage.models import EVENTS, OUTBOX, PathRule, SavedFunnel, Site
 from collector.storage.sites import get_directory
 from collector.tracking.backend import INTERNAL_SITE, internal_site
 from collector.tracking.tracker import register
@@ -102,3 +103,12 @@ def test_internal_site_created_while_ingest_commits(app: Flask) -> None:
         with engine.begin() as conn:
             conn.execute(delete(Site).where(Site.name == INTERNAL_SITE))
         assert internal_site(app).name == INTERNAL_SITE
+
+
+@pytest.mark.usefixtures("ingest_committing")
+def test_outbox_backfill_while_ingest_commits(app: Flask) -> None:
+    engine = get_engine(app)
+    for _ in range(ROUNDS // 4):
+        backfill(engine, "xapi")
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(OUTBOX))
