@@ -36,7 +36,7 @@ from collector.bench.synthetic import synthetic_events
 from collector.config import normalize_database_url
 from collector.core.events.validate import ValidEvent, validate_event
 from collector.ingest.persist import PersistHook, PreparedBatch, SessionChains, persist_group
-from collector.storage.engine import make_engine, upgrade
+from collector.storage.engine import make_engine, upgrade, write_transaction
 from collector.storage.models import DashSession, Event, Site, now_ms
 
 GROUP = 5000
@@ -62,10 +62,8 @@ def load_events(engine: Engine, site_id: int, events: int, session_length: int) 
     def flush() -> None:
         received = now_ms()
         batch = PreparedBatch(site_id, "bench", received, list(pending))
-        with engine.connect() as conn:
-            conn = conn.execution_options(sqlite_immediate=True)
-            with conn.begin():
-                _, learned = persist_group(conn, [batch], chains, hooks)
+        with write_transaction(engine) as conn:  # as the ingest writer begins
+            _, learned = persist_group(conn, [batch], chains, hooks)
         chains.learn(learned)
         pending.clear()
 
