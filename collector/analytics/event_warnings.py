@@ -22,7 +22,7 @@ from collector.storage.models import DASH_WARNINGS, EVENTS, Site
 
 MAX_WARNING = 300
 MAX_GROUPS = 200
-_NUMBER = re.compile(r"\d+")
+_NUMBER = re.compile(r"\b\d+\b")  # whole numbers only: names like quiz2 stay apart
 
 
 def warning_kind(message: str) -> str:
