@@ -117,9 +117,11 @@ def course_json(course: str) -> Response:
     return _json(lambda conn, sites: course_data(conn, sites, course))
 
 
-@bp.route("/dashboard/csv/course/<any(lessons, items, learners):table>/<path:course>")
+@bp.route("/dashboard/csv/course/<table>/<path:course>")
 @login_required
 def course_export(table: str, course: str) -> Response:
+    if table not in COURSE_CSV:
+        abort(404, description=f"no course table {table[:40]!r} (lessons, items, learners)")
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in course)[:80]
     return _csv(COURSE_CSV[table], lambda conn, sites: course_csv(conn, sites, course, table),
                 f"course-{safe}-{table}.csv")
