@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import click
 from flask import current_app
@@ -99,28 +100,30 @@ def _change_users(change: Callable[[Session], object]) -> None:
         s.commit()
 
 
-@user_group.command("add")
-@click.argument("name")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@with_appcontext
-def user_add(name: str, password_stdin: bool) -> None:
-    """Add a dashboard user (password from --password-stdin or a prompt)."""
+def _password_command(command: str, about: str, prompt: str,
+                      change: Callable[[Session, str, str], object], done: str) -> Any:
+    """``collector user COMMAND NAME [--password-stdin]``: ``change(session, name,
+    password)``, then ``done`` (formatted with the name) is printed."""
 
-    password = _password(password_stdin, "Password")
-    _change_users(lambda s: create_user(s, name, password))
-    click.echo(f"user {name!r} created")
+    @user_group.command(command, help=about)
+    @click.argument("name")
+    @click.option("--password-stdin", is_flag=True,
+                  help="Read the password from standard input.")
+    @with_appcontext
+    def run(name: str, password_stdin: bool) -> None:
+        password = _password(password_stdin, prompt)
+        _change_users(lambda s: change(s, name, password))
+        click.echo(done.format(name=name))
+
+    return run
 
 
-@user_group.command("password")
-@click.argument("name")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@with_appcontext
-def user_password(name: str, password_stdin: bool) -> None:
-    """Give a user a new password; their open sessions end."""
-
-    password = _password(password_stdin, "New password")
-    _change_users(lambda s: set_password(s, name, password))
-    click.echo(f"password of {name!r} changed; their sessions are ended")
+user_add = _password_command(
+    "add", "Add a dashboard user (password from --password-stdin or a prompt).", "Password",
+    create_user, "user {name!r} created")
+user_password = _password_command(
+    "password", "Give a user a new password; their open sessions end.", "New password",
+    set_password, "password of {name!r} changed; their sessions are ended")
 
 
 @user_group.command("delete")
