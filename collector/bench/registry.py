@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from sqlalchemy.orm import Session
 
 from collector.bench.synthetic import synthetic_events
 from collector.core.events.validate import ValidEvent, validate_event
 from collector.ingest.persist import BatchOutcome, PreparedBatch
 from collector.storage.engine import make_engine, upgrade
+from collector.storage.sites import SiteAuth, create_site
 from collector.tracking.registry import Registry
 from collector.tracking.registry_checks import WarningLog, check_custom_events, persist_catalog
 
@@ -34,14 +36,18 @@ def run_registry_bench(events: int = 10_000, groups: int = 20, batch: int = 100)
         engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
         try:
             upgrade(engine)
+            with Session(engine) as s:
+                site = create_site(s, "bench", [])
+                s.commit()
+                bench_site = SiteAuth(site.id, site.name, frozenset())
             registry, warn_log = Registry(engine), WarningLog()
             check_s: list[float] = []
             hook_s: list[float] = []
             for g in range(groups):
                 started = time.perf_counter()
-                check_custom_events(registry, warn_log, "bench", valid)
+                check_custom_events(registry, warn_log, bench_site, valid)
                 check_s.append(time.perf_counter() - started)
-                batches = [PreparedBatch(1, "ws", now + g, valid[i:i + batch])
+                batches = [PreparedBatch(bench_site.id, "ws", now + g, valid[i:i + batch])
                            for i in range(0, len(valid), batch)]
                 outcomes = [BatchOutcome(b.valid, 0) for b in batches]
                 with engine.begin() as conn:

@@ -13,6 +13,7 @@ from collector.storage.models import Site, User
 from collector.storage.sites import create_site
 from collector.storage.users import create_user
 from collector.tracking import audit
+from collector.tracking.backend import INTERNAL_SITE
 
 
 def bootstrap(app: Flask, base_url: str) -> list[str]:
@@ -20,7 +21,10 @@ def bootstrap(app: Flask, base_url: str) -> list[str]:
     lines: list[str] = []
     audit.register_audit_events(app)  # so the catalog documents them before they occur
     with db.write_session(app) as s:
-        if not s.scalar(select(func.count()).select_from(Site)):
+        # The collector's own site (created by the audit registrations above) is no
+        # site to send to.
+        if not s.scalar(select(func.count()).select_from(Site)
+                        .where(Site.name != INTERNAL_SITE)):
             site = create_site(s, "default", [])
             s.commit()
             audit.site_created(app, site.name, [], via="bootstrap")

@@ -6,8 +6,10 @@ import json
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from collector.storage import engine as db
+from collector.storage.models import Site
 from collector.tracking.catalog import export_catalog
 
 
@@ -17,9 +19,18 @@ def catalog_group() -> None:
 
 
 @catalog_group.command("export")
+@click.option("--site", "site_name", default=None,
+              help="Only this site's event names (custom names are per site).")
 @with_appcontext
-def catalog_export() -> None:
-    """Print {"events": [{"name", "kind", "description", "versions", "count"}, ...]}."""
+def catalog_export(site_name: str | None) -> None:
+    """Print {"events": [{"name", "site", "kind", "description", "versions", "count"}]}."""
 
     db.upgrade(db.get_engine())
-    click.echo(json.dumps(export_catalog(db.get_engine()), ensure_ascii=False))
+    site_ids = None
+    if site_name is not None:
+        with db.get_engine().connect() as conn:
+            site_id = conn.scalar(select(Site.id).where(Site.name == site_name))
+        if site_id is None:
+            raise click.ClickException(f"no site named {site_name!r}")
+        site_ids = [site_id]
+    click.echo(json.dumps(export_catalog(db.get_engine(), site_ids), ensure_ascii=False))

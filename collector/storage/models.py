@@ -200,15 +200,18 @@ class ForwardState(Base):
 
 
 class EventType(Base):
-    """One registered version of a named event type (edX event-tracking metadata)."""
+    """One registered version of a named event type of one site (edX event-tracking
+    metadata). Registrations are per site: a write key documents its own site only."""
 
     __tablename__ = "event_types"
-    __table_args__ = (UniqueConstraint("name", "version", name="uq_event_types_name_version"),)
+    __table_args__ = (UniqueConstraint("site_id", "name", "version",
+                                       name="uq_event_types_site_name_version"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     name: Mapped[str] = mapped_column(IdStr)
     version: Mapped[int] = mapped_column(Integer)
-    schema_id: Mapped[str] = mapped_column(String(300), unique=True)  # "<name>/v<version>"
+    schema_id: Mapped[str] = mapped_column(String(300))  # "<name>/v<version>"
     description: Mapped[str] = mapped_column(Text)
     fields: Mapped[str] = mapped_column(Text)  # JSON object: field name -> description
     source: Mapped[str] = mapped_column(String(16))  # "python" or "browser"
@@ -217,10 +220,12 @@ class EventType(Base):
 
 
 class EventName(Base):
-    """Every event name stored so far (eid or custom name) with counts, kept at ingest."""
+    """Every event name stored so far per site (eid or custom name) with counts, kept at
+    ingest."""
 
     __tablename__ = "event_names"
 
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
     name: Mapped[str] = mapped_column(IdStr, primary_key=True)
     eid: Mapped[str] = mapped_column(String(16))
     count: Mapped[int] = mapped_column(BigInteger)

@@ -1,8 +1,11 @@
 """Registered event types: versioned metadata of custom named events (edX event-tracking).
 
-A registration is ``(name, version)`` with a description and one description per field;
-its schema id is ``<name>/v<version>``. The database is the truth; :class:`Registry`
-keeps a cache of it for ingest, which checks every custom event against it.
+A registration is ``(name, version)`` of one site with a description and one description
+per field; its schema id is ``<name>/v<version>``. Registrations are per site: a browser
+registers names for the site of its write key, Python code (``tracking.register``) for
+the collector's own site, where its events go. The database is the truth;
+:class:`Registry` keeps a cache of it for ingest, which checks every custom event
+against the registrations of the event's site.
 
 Versioning: registering the same field set again updates the descriptions; a changed
 field set needs a new version. From Python a conflict raises :class:`RegistrationError`;
@@ -16,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,21 +131,26 @@ def _row_registration(row: Any) -> Registration:
                         row.source)
 
 
-def load_registrations(conn: Connection) -> dict[str, dict[int, Registration]]:
-    """Every registration: name -> version -> Registration."""
-    found: dict[str, dict[int, Registration]] = {}
+SiteName = tuple[int, str]  # (site id, event name): the key of a registration
+
+
+def load_registrations(conn: Connection) -> dict[SiteName, dict[int, Registration]]:
+    """Every registration: (site id, name) -> version -> Registration."""
+    found: dict[SiteName, dict[int, Registration]] = {}
     for row in conn.execute(select(EVENT_TYPES)):
-        found.setdefault(row.name, {})[row.version] = _row_registration(row)
+        found.setdefault((row.site_id, row.name), {})[row.version] = _row_registration(row)
     return found
 
 
-def _select(conn: Connection, name: str) -> dict[int, Registration]:
-    rows = conn.execute(select(EVENT_TYPES).where(EVENT_TYPES.c.name == name))
+def _select(conn: Connection, site_id: int, name: str) -> dict[int, Registration]:
+    rows = conn.execute(select(EVENT_TYPES).where(EVENT_TYPES.c.site_id == site_id,
+                                                  EVENT_TYPES.c.name == name))
     return {row.version: _row_registration(row) for row in rows}
 
 
-def save_registration(conn: Connection, reg: Registration, *, strict: bool) -> str | None:
-    """Insert or update ``reg`` on ``conn`` (inside the caller's transaction).
+def save_registration(conn: Connection, site_id: int, reg: Registration, *, strict: bool
+                      ) -> str | None:
+    """Insert or update ``reg`` of site ``site_id`` on ``conn`` (in the caller's transaction).
 
     Returns ``None`` when applied, else the warning saying why not; with ``strict``
     (Python callers) a conflicting field set raises :class:`RegistrationError` instead.
@@ -150,18 +158,19 @@ def save_registration(conn: Connection, reg: Registration, *, strict: bool) -> s
     if reg.source == "browser" and reg.name.startswith(RESERVED_PREFIX):
         return (f"registry: names under {RESERVED_PREFIX!r} belong to the collector; "
                 f"browser registration of {reg.name!r} ignored")
-    versions = _select(conn, reg.name)
+    versions = _select(conn, site_id, reg.name)
     if reg.version not in versions:
         now = now_ms()
         stmt = insert_for(conn, EVENT_TYPES).on_conflict_do_nothing(
-            index_elements=["name", "version"])
+            index_elements=["site_id", "name", "version"])
         result = conn.execute(stmt.returning(EVENT_TYPES.c.id), {
-            "name": reg.name, "version": reg.version, "schema_id": reg.schema_id,
+            "site_id": site_id, "name": reg.name, "version": reg.version,
+            "schema_id": reg.schema_id,
             "description": reg.description, "fields": json.dumps(reg.fields),
             "source": reg.source, "registered_at": now, "updated_at": now})
         if result.first() is not None:
             return None
-        versions = _select(conn, reg.name)  # another process registered it meanwhile
+        versions = _select(conn, site_id, reg.name)  # another process registered it meanwhile
     stored = versions[reg.version]
     if stored.field_set != reg.field_set:
         message = conflict_message(stored, reg, max(versions) + 1)
@@ -174,7 +183,8 @@ def save_registration(conn: Connection, reg: Registration, *, strict: bool) -> s
     if (stored.description, stored.fields, stored.source) != (
             reg.description, reg.fields, reg.source):
         conn.execute(update(EVENT_TYPES).where(
-            EVENT_TYPES.c.name == reg.name, EVENT_TYPES.c.version == reg.version).values(
+            EVENT_TYPES.c.site_id == site_id, EVENT_TYPES.c.name == reg.name,
+            EVENT_TYPES.c.version == reg.version).values(
             description=reg.description, fields=json.dumps(reg.fields), source=reg.source,
             updated_at=now_ms()))
     return None
@@ -187,46 +197,57 @@ class Registry:
     events of the next frames (pipelined before that commit) already find them.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, own_site: Callable[[], int] | None = None) -> None:
         self.engine = engine
+        # The site of Python registrations (the collector's own, where tracked events go).
+        self.own_site = own_site
         self._lock = threading.Lock()
-        self._known: dict[str, dict[int, Registration]] = {}
+        self._known: dict[SiteName, dict[int, Registration]] = {}
         self._expires = 0.0
-        # name -> version -> (monotonic time seen, registration); inner dicts are
+        # (site, name) -> version -> (monotonic time seen, registration); inner dicts are
         # replaced, never mutated, so readers need no lock.
-        self._provisional: dict[str, dict[int, tuple[float, Registration]]] = {}
+        self._provisional: dict[SiteName, dict[int, tuple[float, Registration]]] = {}
 
     # --- writes from Python -----------------------------------------------------------
 
     def register(self, name: str, description: str, fields: Mapping[str, str] | list[str],
-                 version: int = 1) -> Registration:
-        """Store a registration (see :func:`save_registration`, strict) and cache it."""
+                 version: int = 1, *, site_id: int | None = None) -> Registration:
+        """Store a registration (see :func:`save_registration`, strict) and cache it;
+        ``site_id`` defaults to the collector's own site."""
         reg = make_registration(name, description, fields, version)
+        site = self.python_site() if site_id is None else site_id
         with write_transaction(self.engine) as conn:
-            save_registration(conn, reg, strict=True)
-            versions = _select(conn, reg.name)
+            save_registration(conn, site, reg, strict=True)
+            versions = _select(conn, site, reg.name)
         with self._lock:
-            self._known = {**self._known, reg.name: versions}
+            self._known = {**self._known, (site, reg.name): versions}
         return versions[reg.version]
+
+    def python_site(self) -> int:
+        """The site Python registrations and tracked events belong to."""
+        if self.own_site is None:
+            raise RuntimeError("this registry has no site for Python registrations")
+        return self.own_site()
 
     # --- reads for ingest -------------------------------------------------------------
 
-    def versions(self, name: str) -> dict[int, Registration]:
-        """Known versions of ``name`` (committed first, then provisional)."""
-        found = dict(self._snapshot().get(name, {}))
-        pending = self._provisional.get(name)
+    def versions(self, site_id: int, name: str) -> dict[int, Registration]:
+        """Known versions of ``name`` on a site (committed first, then provisional)."""
+        found = dict(self._snapshot().get((site_id, name), {}))
+        pending = self._provisional.get((site_id, name))
         if pending:
             for version, (_, reg) in pending.items():
                 found.setdefault(version, reg)
         return found
 
-    def latest_version(self, name: str) -> int | None:
-        versions = self.versions(name)
+    def latest_version(self, site_id: int, name: str) -> int | None:
+        versions = self.versions(site_id, name)
         return max(versions) if versions else None
 
-    def check_data(self, name: str, version: int | None, data: Any) -> list[str]:
-        """Warnings for the data of a custom event (never raises, never drops)."""
-        versions = self.versions(name)
+    def check_data(self, site_id: int, name: str, version: int | None, data: Any
+                   ) -> list[str]:
+        """Warnings for the data of a custom event of a site (never raises, never drops)."""
+        versions = self.versions(site_id, name)
         if not versions:
             return [f"registry: {name!r} is not registered; register it to document its "
                     "fields (register() in Python, ck('register', ...) in the browser)"]
@@ -250,8 +271,9 @@ class Registry:
                             f"{', '.join(missing)}")
         return warnings
 
-    def propose(self, data: Any) -> list[str]:
-        """A browser registration seen at ingest: warnings, and cache it provisionally."""
+    def propose(self, site_id: int, data: Any) -> list[str]:
+        """A browser registration seen at ingest for a site: warnings, and cache it
+        provisionally."""
         if not isinstance(data, dict):
             return ["registry: collector.register: data must be an object "
                     "{name, description, fields, version}"]
@@ -264,13 +286,14 @@ class Registry:
         if reg.name.startswith(RESERVED_PREFIX):
             return [f"registry: names under {RESERVED_PREFIX!r} belong to the collector; "
                     f"browser registration of {reg.name!r} ignored"]
-        versions = self.versions(reg.name)
+        versions = self.versions(site_id, reg.name)
         stored = versions.get(reg.version)
         if stored is None:
+            key = (site_id, reg.name)
             with self._lock:  # copy-on-write: readers iterate without the lock
-                if reg.name in self._provisional or len(self._provisional) < MAX_PROVISIONAL:
-                    self._provisional[reg.name] = {**self._provisional.get(reg.name, {}),
-                                                   reg.version: (time.monotonic(), reg)}
+                if key in self._provisional or len(self._provisional) < MAX_PROVISIONAL:
+                    self._provisional[key] = {**self._provisional.get(key, {}),
+                                              reg.version: (time.monotonic(), reg)}
             return []
         if stored.field_set != reg.field_set:
             return [conflict_message(stored, reg, max(versions) + 1)]
@@ -280,7 +303,7 @@ class Registry:
         """Reload from the database on next use (after a commit stored registrations)."""
         self._expires = 0.0
 
-    def _snapshot(self) -> dict[str, dict[int, Registration]]:
+    def _snapshot(self) -> dict[SiteName, dict[int, Registration]]:
         if time.monotonic() < self._expires:
             return self._known
         try:
@@ -294,12 +317,12 @@ class Registry:
         with self._lock:
             self._known = known
             self._expires = now + CACHE_SECONDS
-            provisional: dict[str, dict[int, tuple[float, Registration]]] = {}
-            for name, pending in self._provisional.items():
+            provisional: dict[SiteName, dict[int, tuple[float, Registration]]] = {}
+            for key, pending in self._provisional.items():
                 kept = {version: (added, reg) for version, (added, reg) in pending.items()
-                        if version not in known.get(name, {})
+                        if version not in known.get(key, {})
                         and now - added < PROVISIONAL_SECONDS}
                 if kept:
-                    provisional[name] = kept
+                    provisional[key] = kept
             self._provisional = provisional
         return known

@@ -31,6 +31,7 @@ from collector.core.events.validate import ValidEvent
 from collector.ingest.persist import BatchOutcome, PreparedBatch
 from collector.storage.dialect import insert_for, least_greatest
 from collector.storage.models import EVENT_NAMES, EVENTS
+from collector.storage.sites import SiteAuth
 from collector.tracking.registry import (
     REGISTER_EVENT,
     Registry,
@@ -85,26 +86,27 @@ class WarningLog:
         log.warning("event %s (mid %s, site %s): %s", ev.name, ev.mid, site, message)
 
 
-def check_custom_events(registry: Registry, warn_log: WarningLog, site_name: str,
+def check_custom_events(registry: Registry, warn_log: WarningLog, site: SiteAuth,
                         valid: list[ValidEvent]) -> None:
-    """Add registry warnings to the custom events of one batch (in order, so a
-    registration earlier in the batch already applies to the events after it)."""
+    """Add registry warnings to the custom events of one batch of ``site`` (in order, so a
+    registration earlier in the batch already applies to the events after it); only
+    that site's registrations count."""
     # Only custom names differ from their eid; select them without a Python-level loop
     # over the (usually all V3) batch.
     for ev in compress(valid, map(ne, map(_name, valid), map(_eid, valid))):
         edata = custom_edata(ev.raw)
         if ev.name == REGISTER_EVENT:
-            warnings = registry.propose(edata.data)
+            warnings = registry.propose(site.id, edata.data)
         else:
             version = edata.version
             if version is None:  # read as the latest registered one, and stored so
-                version = registry.latest_version(ev.name)
+                version = registry.latest_version(site.id, ev.name)
                 if version is not None:
                     _fill_version(ev, version)
-            warnings = registry.check_data(ev.name, version, edata.data)
+            warnings = registry.check_data(site.id, ev.name, version, edata.data)
         for message in warnings:
             ev.warnings.append(message)
-            warn_log.warn(site_name, ev, message)
+            warn_log.warn(site.name, ev, message)
 
 
 def _fill_version(ev: ValidEvent, version: int) -> None:
@@ -128,41 +130,42 @@ class _Seen:
 
 def persist_catalog(conn: Connection, batches: Sequence[PreparedBatch],
                     outcomes: Sequence[BatchOutcome]) -> None:
-    """Persist hook: registrations from browsers, then the per-name counters."""
-    seen: dict[str, _Seen] = {}
-    registers: list[ValidEvent] = []
+    """Persist hook: registrations from browsers, then the per-(site, name) counters."""
+    seen: dict[tuple[int, str], _Seen] = {}
+    registers: list[tuple[int, ValidEvent]] = []
     for batch, outcome in zip(batches, outcomes, strict=True):
         stored = outcome.stored
         if not stored:
             continue
         at = batch.received_at
+        site_id = batch.site_id
         # C-level iteration (Counter, map, filter, dict(zip)): this runs for every stored
         # event on the writer thread; the Python-level loops are per distinct name.
         counts = Counter(map(_name, stored))
-        new_names = [name for name in counts if name not in seen]
+        new_names = [name for name in counts if (site_id, name) not in seen]
         if new_names:
             first = dict(zip(map(_name, reversed(stored)), reversed(stored), strict=True))
             for name in new_names:
                 ev = first[name]
-                seen[name] = _Seen(ev.eid, 0, at, at, example=(
+                seen[(site_id, name)] = _Seen(ev.eid, 0, at, at, example=(
                     ev.raw.decode() if len(ev.raw) <= MAX_EXAMPLE else None))
         for name, count in counts.items():
-            entry = seen[name]
+            entry = seen[(site_id, name)]
             entry.count += count
             entry.last_seen = at
         for ev in filter(_warnings, stored):
-            entry = seen[ev.name]
+            entry = seen[(site_id, ev.name)]
             entry.warned += 1
             entry.last_warnings = json.dumps(ev.warnings)
         if REGISTER_EVENT in counts:
-            registers.extend(ev for ev in stored if ev.name == REGISTER_EVENT)
-    for ev in registers:
-        _store_registration(conn, ev)
+            registers.extend((site_id, ev) for ev in stored if ev.name == REGISTER_EVENT)
+    for site_id, ev in registers:
+        _store_registration(conn, site_id, ev)
     if seen:
         _upsert_counters(conn, seen)
 
 
-def _store_registration(conn: Connection, ev: ValidEvent) -> None:
+def _store_registration(conn: Connection, site_id: int, ev: ValidEvent) -> None:
     data = custom_edata(ev.raw).data
     if not isinstance(data, dict):
         return  # already warned at ingest
@@ -172,25 +175,26 @@ def _store_registration(conn: Connection, ev: ValidEvent) -> None:
                                 source="browser", where="collector.register")
     except ValueError:
         return  # already warned at ingest
-    message = save_registration(conn, reg, strict=False)
+    message = save_registration(conn, site_id, reg, strict=False)
     if message is not None and message not in ev.warnings:
         # The ingest-time check saw an older cache (another process registered first):
         # the database's answer is the one the event keeps.
         ev.warnings.append(message)
-        conn.execute(update(EVENTS).where(EVENTS.c.mid == ev.mid).values(
+        conn.execute(update(EVENTS).where(EVENTS.c.site_id == site_id,
+                                          EVENTS.c.mid == ev.mid).values(
             warnings=json.dumps(ev.warnings)))
         log.warning("event %s (mid %s): %s", ev.name, ev.mid, message)
 
 
-def _upsert_counters(conn: Connection, seen: dict[str, _Seen]) -> None:
-    rows = [{"name": name, "eid": s.eid, "count": s.count, "first_seen": s.first_seen,
-             "last_seen": s.last_seen, "warned": s.warned, "last_warnings": s.last_warnings,
-             "example": s.example}
-            for name, s in sorted(seen.items())]  # sorted: same lock order in every writer
+def _upsert_counters(conn: Connection, seen: dict[tuple[int, str], _Seen]) -> None:
+    rows = [{"site_id": site_id, "name": name, "eid": s.eid, "count": s.count,
+             "first_seen": s.first_seen, "last_seen": s.last_seen, "warned": s.warned,
+             "last_warnings": s.last_warnings, "example": s.example}
+            for (site_id, name), s in sorted(seen.items())]  # sorted: one lock order
     stmt = insert_for(conn, EVENT_NAMES)
     new = stmt.excluded
     least, greatest = least_greatest(conn)
-    stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={
+    stmt = stmt.on_conflict_do_update(index_elements=["site_id", "name"], set_={
         "count": EVENT_NAMES.c.count + new.count,
         "first_seen": least(EVENT_NAMES.c.first_seen, new.first_seen),
         "last_seen": greatest(EVENT_NAMES.c.last_seen, new.last_seen),

@@ -147,7 +147,9 @@ class Tracker:
         if not isinstance(data, Mapping):
             raise TypeError(f"emit({name!r}, data): data must be a mapping of field values, "
                             f"got {type(data).__name__}")
-        version = self.registry.latest_version(name) if self.registry is not None else None
+        version = (self.registry.latest_version(self.registry.python_site(), name)
+                   if self.registry is not None and self.registry.own_site is not None
+                   else None)
         event: dict[str, Any] = {
             "name": name, "mid": str(uuid.uuid4()), "ets": now_ms(), "version": version,
             "context": jsonable(self.resolve_context(), name),
@@ -232,15 +234,17 @@ def context(name: str, ctx: Mapping[str, Any]) -> Any:
 
 def init_app(app: Flask) -> None:
     """The app's registry and tracker, and the registry's part of ingest."""
-    registry = Registry(get_engine(app))
+    database = DatabaseBackend(app)
+    # Python registrations document the collector's own site, where tracked events go.
+    registry = Registry(get_engine(app), own_site=lambda: database.site().id)
     tracker = Tracker(registry)
-    tracker.add_backend("database", DatabaseBackend(app))
+    tracker.add_backend("database", database)
     app.extensions["collector.registry"] = registry
     app.extensions["collector.tracker"] = tracker
 
     pipeline = get_pipeline(app)
     warn_log = WarningLog()
     pipeline.before_store(
-        lambda site, valid: check_custom_events(registry, warn_log, site.name, valid))
+        lambda site, valid: check_custom_events(registry, warn_log, site, valid))
     pipeline.in_transaction(persist_catalog)
     pipeline.after_commit(lambda site, stored: after_commit(registry, stored))

@@ -113,8 +113,8 @@ def test_cli_catalog_export(app: Flask) -> None:
     data = json.loads(result.stdout)
     entries = by_name(data)
     for entry in data["events"]:
-        assert set(entry) == {"name", "kind", "description", "versions", "count"}
-    assert entries["START"] == {"name": "START", "kind": "v3",
+        assert set(entry) == {"name", "site", "kind", "description", "versions", "count"}
+    assert entries["START"] == {"name": "START", "site": None, "kind": "v3",
                                 "description": EID_DESCRIPTIONS["START"], "versions": [],
                                 "count": 0}
     video = entries["org.video.paused"]
