@@ -17,7 +17,7 @@ def median(values: Sequence[float]) -> float | None:
     half = len(ordered) // 2
     if len(ordered) % 2:
         return float(ordered[half])
-    return (ordered[half - 1] + ordered[half]) / 2
+    return ordered[half - 1] / 2 + ordered[half] / 2  # no overflow near the float limit
 
 
 def median_of_counts(counts: Sequence[tuple[float, int]]) -> float | None:
@@ -37,7 +37,7 @@ def median_of_counts(counts: Sequence[tuple[float, int]]) -> float | None:
             break
         seen += n
     assert low is not None and high is not None
-    return (low + high) / 2
+    return low / 2 + high / 2
 
 
 def pearson_from_sums(n: int, sx: float, sy: float, sxx: float, syy: float,
@@ -54,4 +54,5 @@ def pearson_from_sums(n: int, sx: float, sy: float, sxx: float, syy: float,
 
 
 def rounded(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(value, digits)
+    """``value`` rounded for reports; None when absent or not finite (JSON has no NaN)."""
+    return None if value is None or not math.isfinite(value) else round(value, digits)

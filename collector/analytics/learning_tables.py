@@ -49,6 +49,7 @@ IDLE_CAP_MS = 300_000
 # A first attempt without ``pass`` failed when it scored below this share of maxscore.
 PASS_SHARE = 0.5
 MAX_RESPONSE = 256
+MAX_FRACTION = 1e9
 READ_CHUNK = 500
 
 LearnerKey = tuple[int, str, str]  # site, course, actor
@@ -130,9 +131,12 @@ class Attempt:
 
     @property
     def fraction(self) -> float | None:
+        """score / maxscore; None without a usable maxscore, and for absurd values
+        (beyond +-MAX_FRACTION) that would overflow the sums the statistics keep."""
         if self.score is None or self.maxscore is None or self.maxscore <= 0:
             return None
-        return self.score / self.maxscore
+        f = self.score / self.maxscore
+        return f if -MAX_FRACTION <= f <= MAX_FRACTION else None
 
     @property
     def out_of_range(self) -> bool:

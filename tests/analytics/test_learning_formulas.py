@@ -8,6 +8,7 @@ and compared with ``statistics`` applied to the raw generated answers.
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from collector.analytics.items import ItemStats, item_analysis
 from collector.analytics.learners import AtRiskRule, learner_table
 from collector.storage.engine import get_engine
 from tests.analytics.conftest import T0, answer, end_course, lesson, start_course
+from tests.factories import event
 
 Store = Callable[[list[dict[str, Any]]], Any]
 ITEMS = {"q1": 1, "q2": 1, "q3": 3, "q4": 2}  # item -> maxscore (partial credit > 1)
@@ -220,3 +222,27 @@ def test_course_and_learner_reports(any_app: Flask, store: Store) -> None:
     # a: start, lesson start (+1 s), lesson end (+60 s), next lesson (+1 s), course end
     # 100 s after the start (gap of 38 s): all under the idle cap, one session.
     assert rows["a"].active_seconds == pytest.approx(100.0)
+
+
+def test_odd_answers_are_stored_and_never_fail_the_batch(any_app: Flask, store: Store) -> None:
+    """Whatever a client puts in an ASSESS, the batch is stored and the reports cope."""
+    odd: list[Any] = [
+        {"item": {"id": "q1", "maxscore": -1}, "score": -5, "pass": "No",
+         "resvalues": [{"a": [1, {"b": None}]}, {"c": "d", "e": 2}], "duration": -5},
+        {"item": {"id": "q2", "maxscore": 1e308}, "score": 1e308, "pass": "Yes",
+         "resvalues": [{"answer": "x" * 1000}], "duration": 1e308},
+        {"item": {"id": "q3", "maxscore": 1e-308}, "score": 1e308, "pass": "No",
+         "resvalues": [], "duration": 0},
+        {"item": {"id": "q" * 256, "maxscore": 2}, "score": 3, "pass": "Yes",
+         "resvalues": [{"answer": "=cmd|' /C calc'!A0"}], "duration": 1},
+    ]
+    events = [event("ASSESS", actor=f"a{i}", ets=T0 + i, edata=e,
+                    cdata=[{"type": "Course", "id": "odd"}]) for i, e in enumerate(odd)]
+    result = store(events)
+    assert result.accepted == len(odd), result.rejected
+    with get_engine(any_app).connect() as conn:
+        items = [i.contract() for i in item_analysis(conn, 1, "odd")]
+        learners = learner_table(conn, 1, "odd", now_ms=T0)
+    assert len(items) == 4 and len(learners) == 4
+    json.dumps(items, allow_nan=False)  # valid JSON: no NaN or Infinity leaks out
+    assert {i["id"] for i in items} == {"q1", "q2", "q3", "q" * 256}
