@@ -2,9 +2,9 @@
 
 Order inside the transaction is fixed (session links, course starts, events, quarantine,
 duplicate receipts) and rows are sorted by key, so concurrent writers on PostgreSQL
-take row locks in the same order and cannot deadlock. Uniqueness (``mid``, the course
-start key, the session link) is enforced by constraints with ``ON CONFLICT DO NOTHING``,
-never by read-then-write.
+take row locks in the same order and cannot deadlock. Uniqueness (``(site, mid)``, the
+course start key, the session link) is enforced by constraints with ``ON CONFLICT DO
+NOTHING``, never by read-then-write.
 """
 
 from __future__ import annotations
@@ -102,12 +102,14 @@ def persist_group(
     learned = _link_sessions(conn, batches, chains)
     _flag_course_starts(conn, batches)
 
-    owner: dict[str, ValidEvent] = {}  # mid -> the event whose row this group inserts
+    # (site, mid) -> the event whose row this group inserts; mids are unique per site.
+    owner: dict[tuple[int, str], ValidEvent] = {}
     rows: list[ValidEvent] = []
     for batch in batches:
+        site = batch.site_id
         for ev in batch.valid:
-            if ev.mid not in owner:
-                owner[ev.mid] = ev
+            if (site, ev.mid) not in owner:
+                owner[(site, ev.mid)] = ev
                 if not ev.row:
                     ev.row = row_values(ev, batch.site_id, batch.received_at)
                 rows.append(ev)
@@ -119,8 +121,9 @@ def persist_group(
     for batch in batches:
         stored: list[ValidEvent] = []
         dup_mids = list(batch.repeated_mids)
+        site = batch.site_id
         for ev in batch.valid:
-            if ev.mid in inserted and owner[ev.mid] is ev:
+            if (site, ev.mid) in inserted and owner[(site, ev.mid)] is ev:
                 stored.append(ev)
             else:
                 dup_mids.append(ev.mid)
@@ -155,14 +158,14 @@ _ROW = "(" + ", ".join("?" for _ in EVENT_COLUMNS) + ")"
 
 def _sqlite_insert_events(rows: int) -> str:
     return (f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES "
-            f"{', '.join([_ROW] * rows)} ON CONFLICT (mid) DO NOTHING")
+            f"{', '.join([_ROW] * rows)} ON CONFLICT (site_id, mid) DO NOTHING")
 
 
 _SQLITE_INSERT_CHUNK = _sqlite_insert_events(SQLITE_ROWS_PER_STATEMENT)
 # PostgreSQL: the group's rows are COPY-ed into a staging table and moved in mid order,
 # so concurrent writers take index locks in one order.
-PG_EVENTS_STAGE = CopyStage(EVENTS, EVENT_COLUMNS, conflict=["mid"], returning=["mid"],
-                            order_by=["mid"])
+PG_EVENTS_STAGE = CopyStage(EVENTS, EVENT_COLUMNS, conflict=["site_id", "mid"],
+                            returning=["site_id", "mid"], order_by=["site_id", "mid"])
 
 
 def row_values(ev: ValidEvent, site_id: int, received_at: int) -> tuple[Any, ...]:
@@ -179,8 +182,8 @@ def event_values(ev: ValidEvent, batch: PreparedBatch) -> tuple[Any, ...]:
     return row_values(ev, batch.site_id, batch.received_at) + (ev.chain_id, ev.duplicate_of)
 
 
-def _insert_events(conn: Connection, events: list[ValidEvent]) -> set[str]:
-    """Insert the events' rows, skipping known mids; return the mids actually inserted."""
+def _insert_events(conn: Connection, events: list[ValidEvent]) -> set[tuple[int, str]]:
+    """Insert the events' rows, skipping known (site, mid); return those inserted."""
     if conn.dialect.name == "sqlite":
         # The hot path: plain executemany on the driver. The writer holds the database
         # lock (BEGIN IMMEDIATE), so the rows above the old max id are exactly ours.
@@ -201,12 +204,13 @@ def _insert_events(conn: Connection, events: list[ValidEvent]) -> set[str]:
                 cur.execute(sql, params)
                 inserted += cur.rowcount
             if inserted == len(events):  # the usual case: no mid was seen before
-                return {ev.mid for ev in events}
-            return {r[0] for r in cur.execute("SELECT mid FROM events WHERE id > ?", (before,))}
+                return {(ev.row[1], ev.mid) for ev in events}
+            return {(r[0], r[1]) for r in cur.execute(
+                "SELECT site_id, mid FROM events WHERE id > ?", (before,))}
         finally:
             cur.close()
     rows = [ev.row + (ev.chain_id, ev.duplicate_of) for ev in events]
-    return {r[0] for r in PG_EVENTS_STAGE.insert(conn, rows)}
+    return {(r[0], r[1]) for r in PG_EVENTS_STAGE.insert(conn, rows)}
 
 
 def _rejected_rows(batch: PreparedBatch) -> Iterable[dict[str, Any]]:

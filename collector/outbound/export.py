@@ -20,7 +20,7 @@ from collector.core.mapping.caliper import (
 from collector.core.mapping.caliper import MAPPED_EIDS as CALIPER_EIDS
 from collector.core.mapping.xapi import MAPPED_EIDS as XAPI_EIDS
 from collector.core.mapping.xapi import xapi_statement_from_json
-from collector.storage.models import Event, now_ms
+from collector.storage.models import Event, Site, now_ms
 
 PAGE = 2000
 
@@ -81,7 +81,13 @@ def iter_v3(engine: Engine, flt: ExportFilter) -> Iterator[bytes]:
         yield row.payload.encode()
 
 
-_MAPPED_COLUMNS = [Event.payload, Event.chain_id, Event.duplicate_of]
+_MAPPED_COLUMNS = [Event.payload, Event.chain_id, Event.duplicate_of, Event.site_id]
+
+
+def _site_names(engine: Engine) -> dict[int, str]:
+    """Site id -> name: statement ids are derived from the site's name and the mid."""
+    with engine.connect() as conn:
+        return {row.id: row.name for row in conn.execute(select(Site.id, Site.name))}
 _encode = msgspec.json.Encoder().encode
 
 
@@ -94,13 +100,15 @@ def iter_xapi(engine: Engine, flt: ExportFilter, public_url: str,
     # Non-canonical course starts and eids that never map are left out by the query.
     rows = iter_event_rows(engine, flt, _MAPPED_COLUMNS, Event.eid.in_(sorted(XAPI_EIDS)),
                            Event.duplicate_of.is_(None))
-    contexts: dict[str | None, MappingContext] = {}
+    sites = _site_names(engine)
+    contexts: dict[tuple[int, str | None], MappingContext] = {}
     for row in rows:
-        ctx = contexts.get(row.chain_id)
+        ctx = contexts.get((row.site_id, row.chain_id))
         if ctx is None:
             if len(contexts) > 10_000:
                 contexts.clear()
-            ctx = contexts[row.chain_id] = MappingContext(public_url, row.chain_id)
+            ctx = contexts[(row.site_id, row.chain_id)] = MappingContext(
+                public_url, row.chain_id, site=sites.get(row.site_id, ""))
         statement = xapi_statement_from_json(row.payload, ctx)
         if isinstance(statement, Skip):
             if skipped is not None:
@@ -132,9 +140,11 @@ def iter_caliper(engine: Engine, flt: ExportFilter, public_url: str,
     """Caliper envelopes (JSON bytes) of up to ``per_envelope`` events each."""
     rows = iter_event_rows(engine, flt, _MAPPED_COLUMNS, Event.eid.in_(sorted(CALIPER_EIDS)),
                            Event.duplicate_of.is_(None))
+    sites = _site_names(engine)
     batch: list[dict[str, Any]] = []
     for row in rows:
-        mapped = caliper_events_from_json(row.payload, MappingContext(public_url, row.chain_id))
+        mapped = caliper_events_from_json(row.payload, MappingContext(
+            public_url, row.chain_id, site=sites.get(row.site_id, "")))
         if isinstance(mapped, Skip):
             if skipped is not None:
                 skipped[mapped.code] += 1

@@ -134,7 +134,8 @@ class Forwarder:
         if row.payload is None:
             return Skip("bad-event", "the event of this outbox row is no longer stored",
                         error=True)
-        context = MappingContext(self.public_url, row.chain_id, row.duplicate_of is not None)
+        context = MappingContext(self.public_url, row.chain_id, row.duplicate_of is not None,
+                                 site=row.site)
         return self.map(row.payload, context)
 
     def _deliver(self, chunk: list[tuple[Claimed, list[Any]]], sent: list[int],

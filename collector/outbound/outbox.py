@@ -22,12 +22,12 @@ from collector.core.mapping.xapi import xapi_candidate
 from collector.ingest.persist import BatchOutcome, PersistHook, PreparedBatch
 from collector.storage.dialect import insert_for, is_postgres
 from collector.storage.engine import write_transaction
-from collector.storage.models import EVENTS, FORWARD_STATE, OUTBOX, now_ms
+from collector.storage.models import EVENTS, FORWARD_STATE, OUTBOX, SITES, now_ms
 
 TARGETS = ("xapi", "caliper")
-_SQLITE_INSERT = ("INSERT INTO outbox (target, mid, created_at, next_attempt_at, attempts, "
-                  "lease_until, lease_owner, failed, last_error) VALUES (?, ?, ?, 0, 0, 0, "
-                  "NULL, 0, NULL)")
+_SQLITE_INSERT = ("INSERT INTO outbox (target, site_id, mid, created_at, next_attempt_at, "
+                  "attempts, lease_until, lease_owner, failed, last_error) "
+                  "VALUES (?, ?, ?, ?, 0, 0, 0, NULL, 0, NULL)")
 
 
 def outbox_hook(targets: Sequence[str]) -> PersistHook:
@@ -42,15 +42,16 @@ def outbox_hook(targets: Sequence[str]) -> PersistHook:
     def enqueue(conn: Connection, batches: Sequence[PreparedBatch],
                 outcomes: Sequence[BatchOutcome]) -> None:
         now = now_ms()
-        rows: list[tuple[str, str, int]] = []
-        for outcome in outcomes:
+        rows: list[tuple[str, int, str, int]] = []
+        for batch, outcome in zip(batches, outcomes, strict=True):
+            site = batch.site_id
             for ev in outcome.stored:
                 if ev.duplicate_of is not None:
                     continue
                 if xapi and xapi_candidate(ev.eid, ev.edata_type, ev.lesson_id):
-                    rows.append(("xapi", ev.mid, now))
+                    rows.append(("xapi", site, ev.mid, now))
                 if caliper and caliper_candidate(ev.eid, ev.edata_type):
-                    rows.append(("caliper", ev.mid, now))
+                    rows.append(("caliper", site, ev.mid, now))
         if not rows:
             return
         if conn.dialect.name == "sqlite":
@@ -61,9 +62,10 @@ def outbox_hook(targets: Sequence[str]) -> PersistHook:
                 cur.close()
             return
         conn.execute(insert(OUTBOX), [
-            {"target": t, "mid": m, "created_at": c, "next_attempt_at": 0, "attempts": 0,
-             "lease_until": 0, "lease_owner": None, "failed": False, "last_error": None}
-            for t, m, c in rows])
+            {"target": t, "site_id": s, "mid": m, "created_at": c, "next_attempt_at": 0,
+             "attempts": 0, "lease_until": 0, "lease_owner": None, "failed": False,
+             "last_error": None}
+            for t, s, m, c in rows])
 
     return enqueue
 
@@ -77,6 +79,7 @@ class Claimed:
     payload: str | None
     chain_id: str | None
     duplicate_of: str | None
+    site: str  # the site's name: statement ids are derived from it and the mid
 
 
 def claim(engine: Engine, target: str, owner: str, limit: int, lease_ms: int,
@@ -100,11 +103,14 @@ def claim(engine: Engine, target: str, owner: str, limit: int, lease_ms: int,
             lease_until=now + lease_ms, lease_owner=owner))
         rows = conn.execute(
             select(OUTBOX.c.id, OUTBOX.c.attempts, EVENTS.c.payload, EVENTS.c.chain_id,
-                   EVENTS.c.duplicate_of)
-            .select_from(OUTBOX.outerjoin(EVENTS, EVENTS.c.mid == OUTBOX.c.mid))
+                   EVENTS.c.duplicate_of, SITES.c.name)
+            .select_from(OUTBOX.join(SITES, SITES.c.id == OUTBOX.c.site_id).outerjoin(
+                EVENTS, and_(EVENTS.c.site_id == OUTBOX.c.site_id,
+                             EVENTS.c.mid == OUTBOX.c.mid)))
             .where(OUTBOX.c.id.in_(ids)).order_by(OUTBOX.c.id)
         ).all()
-    return [Claimed(r.id, r.attempts, r.payload, r.chain_id, r.duplicate_of) for r in rows]
+    return [Claimed(r.id, r.attempts, r.payload, r.chain_id, r.duplicate_of, r.name)
+            for r in rows]
 
 
 def _mine(ids: Iterable[int], owner: str) -> Any:
@@ -234,12 +240,13 @@ def backfill(engine: Engine, target: str, since_ms: int | None = None,
     with engine.connect() as conn:
         last_event = conn.scalar(select(func.max(EVENTS.c.id))) or 0
         last_queued = conn.scalar(select(func.max(OUTBOX.c.id))) or 0
-    queued = select(OUTBOX.c.mid).where(OUTBOX.c.target == target,
-                                        OUTBOX.c.id <= last_queued)
-    source = select(EVENTS.c.id, EVENTS.c.mid, EVENTS.c.eid, EVENTS.c.edata_type,
-                    EVENTS.c.lesson_id).where(
+    queued = select(OUTBOX.c.id).where(
+        OUTBOX.c.target == target, OUTBOX.c.id <= last_queued,
+        OUTBOX.c.site_id == EVENTS.c.site_id, OUTBOX.c.mid == EVENTS.c.mid)
+    source = select(EVENTS.c.id, EVENTS.c.site_id, EVENTS.c.mid, EVENTS.c.eid,
+                    EVENTS.c.edata_type, EVENTS.c.lesson_id).where(
         EVENTS.c.eid.in_(eids), EVENTS.c.duplicate_of.is_(None),
-        EVENTS.c.id <= last_event, EVENTS.c.mid.not_in(queued))
+        EVENTS.c.id <= last_event, ~queued.exists())
     if since_ms is not None:
         source = source.where(EVENTS.c.ets >= since_ms)
     now = now_ms()
@@ -253,7 +260,8 @@ def backfill(engine: Engine, target: str, since_ms: int | None = None,
                 return count
             after = rows[-1].id
             batch = [
-                {"target": target, "mid": r.mid, "created_at": now, "next_attempt_at": 0,
+                {"target": target, "site_id": r.site_id, "mid": r.mid, "created_at": now,
+                 "next_attempt_at": 0,
                  "attempts": 0, "lease_until": 0, "lease_owner": None, "failed": False,
                  "last_error": None}
                 for r in rows if mappable(r.eid, r.edata_type, r.lesson_id)]

@@ -73,12 +73,14 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
+        # mid is the idempotency key within a site: another site's mids never collide.
+        UniqueConstraint("site_id", "mid", name="uq_events_site_mid"),
         Index("ix_events_site_id_ets", "site_id", "ets"),
         Index("ix_events_sid", "sid"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    mid: Mapped[str] = mapped_column(IdStr, unique=True)
+    mid: Mapped[str] = mapped_column(IdStr)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     eid: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(IdStr)  # eid, or the dotted name of a custom EXDATA
@@ -173,6 +175,7 @@ class OutboxEntry(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     target: Mapped[str] = mapped_column(String(16))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))  # with mid: the event
     mid: Mapped[str] = mapped_column(IdStr)  # events.mid
     created_at: Mapped[int] = mapped_column(BigInteger)
     next_attempt_at: Mapped[int] = mapped_column(BigInteger, default=0)  # ms; backoff
@@ -517,6 +520,7 @@ def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
+SITES = _table(Site)
 EVENTS = _table(Event)
 REJECTED_EVENTS = _table(RejectedEvent)
 SESSION_LINKS = _table(SessionLink)

@@ -22,7 +22,7 @@ from tests.mapping.validators import assert_valid_caliper
 def expected_event_ids(events: list[dict]) -> set[str]:
     out: set[str] = set()
     for ev in events:
-        mapped = caliper_events(ev, MappingContext())
+        mapped = caliper_events(ev, MappingContext(site="test"))
         if isinstance(mapped, list):
             out.update(e["id"] for e in mapped)
     return out
@@ -55,7 +55,7 @@ def test_envelopes_reach_the_endpoint_once(make_app: Callable[..., Flask], sqlit
     ids = Counter(e["id"] for r in accepted for e in r["body"]["data"])
     assert set(ids) == expected_event_ids(events) and max(ids.values()) == 1
     assert forwarding_status(app)["caliper"]["sent"] == len(
-        [e for e in events if isinstance(caliper_events(e, MappingContext()), list)])
+        [e for e in events if isinstance(caliper_events(e, MappingContext(site="test")), list)])
 
 
 def test_a_refused_envelope_row_is_kept_as_failed(make_app: Callable[..., Flask],

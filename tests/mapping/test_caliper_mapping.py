@@ -12,7 +12,7 @@ from tests.factories import course_start, event, lesson_event
 from tests.mapping.test_xapi_mapping import lesson_calls
 from tests.mapping.validators import assert_valid_caliper, caliper_problems
 
-CTX = MappingContext("https://collector.example.org", chain_root="sid-root")
+CTX = MappingContext("https://collector.example.org", chain_root="sid-root", site="lessons")
 
 
 def all_events() -> list[dict]:
@@ -41,7 +41,8 @@ def test_quiz_completed_gives_submitted_and_graded_with_distinct_ids() -> None:
     ev = lesson_event("END", obj={"id": "final", "type": "Assessment"},
                       edata={"type": "assessment", "summary": [{"score": 3}, {"maxscore": 4}]})
     submitted, graded = caliper_events(ev, CTX)  # type: ignore[misc]
-    assert submitted["id"] == f"urn:uuid:{uuid.uuid5(CALIPER_NAMESPACE, ev['mid'])}"
+    expected = uuid.uuid5(CALIPER_NAMESPACE, CTX.site + ':' + ev['mid'])
+    assert submitted["id"] == f"urn:uuid:{expected}"
     assert graded["id"] != submitted["id"]
     assert graded["generated"]["scoreGiven"] == 3 and graded["generated"]["maxScore"] == 4
     assert graded["object"]["id"] == submitted["generated"]["id"]  # the same Attempt

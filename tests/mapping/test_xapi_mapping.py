@@ -13,7 +13,7 @@ from collector.core.mapping.xapi import xapi_statement
 from tests.factories import course_start, event, lesson_event
 from tests.mapping.validators import assert_valid_xapi, xapi_problems
 
-CTX = MappingContext("https://collector.example.org", chain_root="sid-root")
+CTX = MappingContext("https://collector.example.org", chain_root="sid-root", site="lessons")
 
 
 def lesson_calls() -> list[dict]:
@@ -55,7 +55,7 @@ def test_statement_fields_follow_the_design() -> None:
     ev = lesson_calls()[4]
     st = xapi_statement(ev, CTX)
     assert isinstance(st, dict)
-    assert st["id"] == str(uuid.uuid5(XAPI_NAMESPACE, ev["mid"]))
+    assert st["id"] == str(uuid.uuid5(XAPI_NAMESPACE, CTX.site + ":" + ev["mid"]))
     assert st["actor"] == {"objectType": "Agent", "account": {
         "homePage": "https://collector.example.org", "name": "learner-1"}}
     assert st["object"]["id"] == "urn:collector:lesson:intro:check:q1"

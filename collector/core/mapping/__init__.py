@@ -25,6 +25,12 @@ class MappingContext:
     public_url: str = DEFAULT_PUBLIC_URL
     chain_root: str | None = None  # root sid of the session chain (events.chain_id)
     duplicate: bool = False  # a non-canonical course START (events.duplicate_of is set)
+    site: str = ""  # the site's name: ids are uuid5(namespace, site + ":" + mid)
+
+
+def statement_key(context: MappingContext, mid: str) -> str:
+    """What a statement id is derived from: mids are unique per site only."""
+    return f"{context.site}:{mid}"
 
 
 @dataclass(frozen=True, slots=True)

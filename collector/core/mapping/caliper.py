@@ -3,7 +3,8 @@
 ``caliper_events(event, context)`` is pure and deterministic like the xAPI mapper: it
 returns the Caliper events of one V3 event (an assessment END with a score gives two,
 AssessmentEvent Submitted and GradeEvent Graded) or a :class:`Skip`. Event ids are
-``urn:uuid:`` + uuid5 of the mid, so a receiver can drop a resent event by its id.
+``urn:uuid:`` + uuid5 of site name + ":" + mid, so a receiver can drop a resent event by
+its id (and two sites never share one).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.core.isotime import iso_timestamp
-from collector.core.mapping import DUPLICATE_COURSE_START, MappingContext, Skip
+from collector.core.mapping import DUPLICATE_COURSE_START, MappingContext, Skip, statement_key
 from collector.core.mapping.source import EventFacts, read_json, read_python_event
 from collector.core.mapping.values import (
     CALIPER_NAMESPACE,
@@ -188,7 +189,8 @@ def _event(facts: EventFacts, context: MappingContext, kind: str, action: str,
            generated: dict[str, Any] | None = None, suffix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {
         "@context": CALIPER_CONTEXT,
-        "id": "urn:uuid:" + uuid5_str(CALIPER_NAMESPACE, facts.mid + suffix),
+        "id": "urn:uuid:" + uuid5_str(CALIPER_NAMESPACE,
+                                      statement_key(context, facts.mid) + suffix),
         "type": kind,
         "actor": actor or _person(facts, context),
         "action": action,

@@ -1,9 +1,9 @@
 """Telemetry V3 -> xAPI 1.0.3 statements.
 
 ``xapi_statement(event, context)`` is pure and deterministic: the same event and
-context always give the same statement (``id`` = uuid5 of the mid, ``registration`` =
-uuid5 of the session chain root). What maps to what is listed, with the reason for
-every event that maps to nothing, in ``catalog.json`` beside this module.
+context always give the same statement (``id`` = uuid5 of site name + ":" + mid,
+``registration`` = uuid5 of the session chain root). What maps to what is listed, with
+the reason for every event that maps to nothing, in ``catalog.json`` beside this module.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from collector.core.isotime import iso_timestamp
-from collector.core.mapping import DUPLICATE_COURSE_START, MappingContext, Skip
+from collector.core.mapping import DUPLICATE_COURSE_START, MappingContext, Skip, statement_key
 from collector.core.mapping.source import EventFacts, number, read_json, read_python_event
 from collector.core.mapping.values import (
     XAPI_NAMESPACE,
@@ -160,7 +160,7 @@ def _statement(facts: EventFacts, context: MappingContext, verb: str, obj: dict[
         ext.update(extensions)
     ctx["extensions"] = ext
     statement: dict[str, Any] = {
-        "id": uuid5_str(XAPI_NAMESPACE, facts.mid),
+        "id": uuid5_str(XAPI_NAMESPACE, statement_key(context, facts.mid)),
         "actor": {"objectType": "Agent",
                   "account": {"homePage": context.public_url, "name": facts.actor}},
         "verb": {"id": verb, "display": {"en-US": VERB_NAMES[verb]}},
