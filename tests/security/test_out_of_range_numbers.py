@@ -139,3 +139,26 @@ def _blocking_hook(gate: threading.Event) -> Callable[[Connection, Any, Any], No
              outcomes: list[BatchOutcome]) -> None:
         gate.wait(30)
     return hook
+
+
+def test_huge_numbers_elsewhere_never_cost_the_batch(any_app: Flask) -> None:
+    """Numbers the dashboards and learning tables read (durations, scores, counts)."""
+    site = _auth(any_app, any_app.config["TEST_SITE"].key)
+    lesson = [{"type": "Course", "id": "c1"}, {"type": "Lesson", "id": "l1"}]
+    hostile = [
+        event("ASSESS", cdata=lesson, edata={
+            "item": {"id": "q1", "maxscore": 2**64}, "pass": "Yes", "score": 1e308,
+            "resvalues": [], "duration": 2**64}),
+        event("END", cdata=lesson, obj={"id": "l1", "type": "Lesson"},
+              edata={"type": "lesson", "mode": "play", "pageid": "p", "duration": 1e308}),
+        event("END", cdata=lesson, obj={"id": "c1", "type": "Course"},
+              edata={"type": "course", "mode": "play", "pageid": "p", "duration": -2**64}),
+        event("SUMMARY", edata={"type": "session", "starttime": 2**64, "endtime": -2**64,
+                                "timespent": 1e308, "pageviews": 2**64, "interactions": 2**64}),
+    ]
+    good = event(actor="unharmed")
+    result = get_pipeline(any_app).ingest_events(
+        site, [json.dumps(e).encode() for e in [*hostile, good]], transport="http")
+    assert result.accepted + len(result.rejected) == 5
+    with get_engine(any_app).connect() as conn:
+        assert good["mid"] in set(conn.execute(select(Event.mid)).scalars())
