@@ -24,4 +24,4 @@ def test_bench_prints_the_figures_as_json(tmp_path: object) -> None:
     assert figures["course_learners"] == 30
     assert (figures["course_lessons"], figures["course_items"]) == (20, 40)
     for key in ("course_s", "items_s", "learners_s"):
-        assert 0 < figures[key] < 5, key
+        assert 0 <= figures[key] < 5, key  # a fast read can round to 0.000
