@@ -25,13 +25,13 @@ from typing import Any
 
 import msgspec
 from flask import Flask
-from sqlalchemy import Connection, Table, and_, bindparam, case, func, literal, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, and_, bindparam, case, literal, select, text
 
 from collector.analytics.upserts import PreparedUpsert
 from collector.core.events.validate import ValidEvent
 from collector.ingest.persist import BatchOutcome, PreparedBatch
 from collector.ingest.pipeline import get_pipeline
+from collector.storage.dialect import insert_for, is_postgres, least_greatest
 from collector.storage.models import (
     LEARN_ANSWERS,
     LEARN_ATTEMPTS,
@@ -332,7 +332,7 @@ class LearningTables:
         if not touched:
             return
         keys = sorted(touched)
-        if conn.dialect.name == "postgresql":
+        if is_postgres(conn):
             _lock_learners(conn, keys)
         progress, attempts, lessons = _read_state(conn, keys)
         totals = _Totals()
@@ -536,22 +536,10 @@ def _write_totals(conn: Connection, totals: _Totals) -> None:
 # --- statements ---------------------------------------------------------------------
 
 
-def _insert(dialect: str, table: Table) -> Any:
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
-
-
-def _least(dialect: str) -> Any:
-    return func.least if dialect == "postgresql" else func.min
-
-
-def _greatest(dialect: str) -> Any:
-    return func.greatest if dialect == "postgresql" else func.max
-
-
 def _replace(table: Table, key: list[str]) -> Any:
     """Rows merged in Python (under the learner's lock) replace the stored ones."""
     def build(dialect: str) -> Any:
-        stmt = _insert(dialect, table)
+        stmt = insert_for(dialect, table)
         return stmt.on_conflict_do_update(index_elements=key, set_={
             c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key})
     return build
@@ -561,16 +549,17 @@ def _add(table: Table, key: list[str], least: tuple[str, ...] = (),
          greatest: tuple[str, ...] = ()) -> Any:
     """Counter rows: the group's changes are added to the stored values."""
     def build(dialect: str) -> Any:
-        stmt = _insert(dialect, table)
+        stmt = insert_for(dialect, table)
         t, new = table.c, stmt.excluded
+        lesser, greater = least_greatest(dialect)
         set_: dict[str, Any] = {}
         for c in table.columns:
             if c.name in key:
                 continue
             if c.name in least:
-                set_[c.name] = _least(dialect)(t[c.name], new[c.name])
+                set_[c.name] = lesser(t[c.name], new[c.name])
             elif c.name in greatest:
-                set_[c.name] = _greatest(dialect)(t[c.name], new[c.name])
+                set_[c.name] = greater(t[c.name], new[c.name])
             else:
                 set_[c.name] = t[c.name] + new[c.name]
         return stmt.on_conflict_do_update(index_elements=key, set_=set_)
@@ -578,16 +567,17 @@ def _add(table: Table, key: list[str], least: tuple[str, ...] = (),
 
 
 def _progress_upsert(dialect: str) -> Any:
-    stmt = _insert(dialect, LEARN_PROGRESS)
+    stmt = insert_for(dialect, LEARN_PROGRESS)
     t, new = LEARN_PROGRESS.c, stmt.excluded
+    least, greatest = least_greatest(dialect)
     # The chunk continues the stored session chain: the gap between them counts too.
     joined = and_(bindparam("first_chain") == t.last_chain, new.first_ets >= t.last_ets)
-    gap = _least(dialect)(new.first_ets - t.last_ets, literal(IDLE_CAP_MS))
+    gap = least(new.first_ets - t.last_ets, literal(IDLE_CAP_MS))
     return stmt.on_conflict_do_update(
         index_elements=["site_id", "course_id", "actor_id"],
         set_={
-            "first_ets": _least(dialect)(t.first_ets, new.first_ets),
-            "last_ets": _greatest(dialect)(t.last_ets, new.last_ets),
+            "first_ets": least(t.first_ets, new.first_ets),
+            "last_ets": greatest(t.last_ets, new.last_ets),
             "started_ets": new.started_ets,
             "completed_ets": new.completed_ets,
             "active_ms": t.active_ms + new.active_ms + case((joined, gap), else_=0),
