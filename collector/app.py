@@ -28,6 +28,7 @@ from collector.web import (
     ingest_ws,
     openapi,
     proxies,
+    site_scope,
     sockets,
     tracker_asset,
     ws_slots,
@@ -63,6 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     sockets.init_app(app)
     ws_slots.init_app(app)       # ingest sockets per process and per client address
     auth.init_app(app)
+    site_scope.init_app(app)     # viewers and editors: only their sites
     for blueprint in (ingest_http.bp, ingest_ws.bp, dashboard.bp, course_views.bp, exports.bp,
                       catalog.bp, demo.bp):
         app.register_blueprint(blueprint)

@@ -256,15 +256,25 @@ class DerivedTables:
         """Tell every collector process (LISTEN) what this commit stored."""
         count = 0
         sample: list[dict[str, Any]] = []
+        per_site: dict[str, int] = {}  # so a dashboard of some sites counts only theirs
         for batch, outcome in zip(batches, outcomes, strict=True):
+            if not outcome.stored:
+                continue
             count += len(outcome.stored)
+            site = self._site_name(conn, batch.site_id)
+            per_site[site] = per_site.get(site, 0) + len(outcome.stored)
             for ev in outcome.stored[-LIVE_SAMPLE:]:
-                sample.append(notify_summary(self._site_name(conn, batch.site_id), ev))
+                sample.append(notify_summary(site, ev))
         sample = sample[-LIVE_SAMPLE:]
-        payload = json.dumps({"count": count, "events": sample}, separators=(",", ":"))
+
+        def encode() -> str:
+            return json.dumps({"count": count, "sites": per_site, "events": sample},
+                              separators=(",", ":"))
+
+        payload = encode()
         while len(payload.encode()) > NOTIFY_LIMIT and sample:
             sample = sample[len(sample) // 2 + 1:] if len(sample) > 1 else []
-            payload = json.dumps({"count": count, "events": sample}, separators=(",", ":"))
+            payload = encode()
         conn.execute(select(func.pg_notify(LIVE_CHANNEL, payload)))
 
 

@@ -107,9 +107,21 @@ class LiveFeed:
             count = int(message.get("count") or len(events))
         except (ValueError, TypeError, AttributeError):
             return
-        # The sample is short; a marker carries how many more were stored.
-        extra = max(0, count - len(events))
-        self.hub.publish(events + ([{MORE: extra}] if extra else []))
+        # The sample is short; markers carry how many more were stored, per site when the
+        # message says (dashboards of some sites count only theirs).
+        sites = message.get("sites")
+        if isinstance(sites, dict):
+            shown: dict[str, int] = {}
+            for ev in events:
+                site = ev.get("site") if isinstance(ev, dict) else None
+                shown[str(site)] = shown.get(str(site), 0) + 1
+            markers = [{MORE: n - shown.get(str(site), 0), "site": site}
+                       for site, n in sites.items()
+                       if isinstance(n, int) and n > shown.get(str(site), 0)]
+        else:
+            extra = max(0, count - len(events))
+            markers = [{MORE: extra}] if extra else []
+        self.hub.publish(events + markers)
 
     def _listen_postgres(self) -> None:
         import psycopg  # PostgreSQL's driver: only on that path
@@ -150,7 +162,8 @@ class LiveFeed:
                 self._redis = redis.Redis.from_url(self.redis_url or "", socket_timeout=2)
             sample = [live_summary(site, ev) for ev in stored[-LIVE_SAMPLE:]]
             self._redis.publish(REDIS_CHANNEL, json.dumps(
-                {"count": len(stored), "events": sample}, separators=(",", ":")))
+                {"count": len(stored), "sites": {site.name: len(stored)}, "events": sample},
+                separators=(",", ":")))
         except Exception as exc:  # noqa: BLE001 - dashboards must never fail ingest
             log.warning("live: redis publish failed: %s", exc)
 

@@ -13,9 +13,9 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from collector.storage import engine as db
-from collector.storage.models import Site
+from collector.storage.models import ROLES, Site
 from collector.storage.sites import create_site
-from collector.storage.users import create_user, delete_user, set_password
+from collector.storage.users import create_user, delete_user, list_users, set_password
 from collector.tracking import audit
 from collector.tracking.backend import INTERNAL_SITE
 
@@ -118,9 +118,30 @@ def _password_command(command: str, about: str, prompt: str,
     return run
 
 
-user_add = _password_command(
-    "add", "Add a dashboard user (password from --password-stdin or a prompt).", "Password",
-    create_user, "user {name!r} created")
+@user_group.command("add")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--role", type=click.Choice(["admin", *ROLES]), default="admin", show_default=True,
+              help="admin: every site and every change; viewer: reads its sites; editor: "
+                   "also changes their path rules and saved funnels.")
+@click.option("--site", "sites", multiple=True,
+              help="A site a viewer or editor may see (repeat for several).")
+@with_appcontext
+def user_add(name: str, password_stdin: bool, role: str, sites: tuple[str, ...]) -> None:
+    """Add a dashboard user (password from --password-stdin or a prompt)."""
+    password = _password(password_stdin, "Password")
+    _change_users(lambda s: create_user(s, name, password, role=role, sites=sites))
+    click.echo(f"user {name!r} created ({role}{': ' + ', '.join(sites) if sites else ''})")
+
+
+@user_group.command("list")
+@with_appcontext
+def user_list() -> None:
+    """List users with what each may see: admin, or viewer/editor of some sites."""
+    db.upgrade(db.get_engine())
+    with db.session() as s:
+        for name, access in list_users(s):
+            click.echo(f"{name}\t{access}")
 user_password = _password_command(
     "password", "Give a user a new password; their open sessions end.", "New password",
     set_password, "password of {name!r} changed; their sessions are ended")

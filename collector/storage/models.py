@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -66,6 +67,25 @@ class User(Base):
     # Sessions carry the generation they were issued under; bumping it (logout, new
     # password) revokes every session of the user.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # An administrator reads and changes every site; anyone else only the sites of their
+    # UserSite rows, with that row's role.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+ROLES = ("viewer", "editor")  # per site; "admin" is User.is_admin
+
+
+class UserSite(Base):
+    """A non-administrator's role on one site: ``viewer`` reads, ``editor`` also changes
+    its path rules and saved funnels."""
+
+    __tablename__ = "user_sites"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
 
 
 class Event(Base):

@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response
 
 from collector.storage import engine as db
 from collector.storage.models import User
-from collector.storage.users import revoke_sessions
+from collector.storage.users import Access, revoke_sessions, user_access
 from collector.tracking import audit
 
 bp = Blueprint("auth", __name__)
@@ -107,9 +107,36 @@ def current_user() -> str | None:
     generation) and deleting the user end every copy of the cookie at once.
     """
     if "session_user" not in g:
-        g.session_user = _session_user()
+        g.session_user, g.access = _session_user()
     name: str | None = g.session_user
     return name
+
+
+def current_access() -> Access | None:
+    """What the logged-in user may read and change (None when nobody is logged in)."""
+    current_user()
+    access: Access | None = g.access
+    return access
+
+
+def readable_sites() -> set[int] | None:
+    """Ids of the sites the user may read; None means every site (an administrator)."""
+    access = current_access()
+    if access is None:
+        return set()
+    return None if access.is_admin else set(access.roles)
+
+
+def may_edit(site_id: int) -> bool:
+    """Whether the user may change the site's path rules and saved funnels."""
+    access = current_access()
+    return access is not None and access.may_edit(site_id)
+
+
+def session_still_valid() -> bool:
+    """Check the session again, past this request's cache (long-lived sockets)."""
+    name, access = _session_user()
+    return name is not None and access == current_access()
 
 
 def session_stamp(user: Any) -> str:
@@ -120,19 +147,19 @@ def session_stamp(user: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _session_user() -> str | None:
+def _session_user() -> tuple[str | None, Access | None]:
     user_id, name = session.get("uid"), session.get("user")
     if user_id is None or name is None:
-        return None
+        return None, None
     with db.session() as s:
-        row = s.execute(select(User.username, User.session_generation, User.password_hash)
-                        .where(User.id == user_id)).first()
-    stamp = str(session.get("stamp", ""))
-    if row is None or row.username != name or not hmac.compare_digest(
-            session_stamp(row), stamp):
-        session.clear()
-        return None
-    return str(name)
+        row = s.execute(select(User.username, User.session_generation, User.password_hash,
+                               User.is_admin).where(User.id == user_id)).first()
+        stamp = str(session.get("stamp", ""))
+        if row is None or row.username != name or not hmac.compare_digest(
+                session_stamp(row), stamp):
+            session.clear()
+            return None, None
+        return str(name), user_access(s, user_id, row.is_admin)
 
 
 def login_required(view: F) -> F:

@@ -9,19 +9,21 @@ from sqlalchemy import select
 from collector.storage.engine import get_engine
 from collector.storage.models import Site
 from collector.tracking.catalog import build_catalog
-from collector.web.auth import login_required
+from collector.web.auth import login_required, readable_sites
 
 bp = Blueprint("catalog", __name__)
 
 
 def _site_ids() -> list[int] | None:
-    """The ``site`` query parameter as site ids (None: every site)."""
+    """The ``site`` query parameter as site ids (None: every site), within the sites the
+    user may read."""
+    allowed = readable_sites()
     name = (request.args.get("site") or "").strip()
     if not name:
-        return None
+        return None if allowed is None else sorted(allowed)
     with get_engine().connect() as conn:
         site_id = conn.scalar(select(Site.id).where(Site.name == name))
-    if site_id is None:
+    if site_id is None or (allowed is not None and site_id not in allowed):
         abort(400, description=f"site: no site named {name[:100]!r}")
     return [site_id]
 

@@ -24,7 +24,7 @@ from collector.outbound.export import (
 from collector.storage.engine import get_engine
 from collector.storage.models import Site
 from collector.tracking import audit
-from collector.web.auth import login_required
+from collector.web.auth import login_required, readable_sites
 
 bp = Blueprint("export", __name__, url_prefix="/export")
 MEDIA_TYPES = {"json": "application/json", "ndjson": "application/x-ndjson"}
@@ -60,6 +60,9 @@ def export_filter_from_args() -> tuple[ExportFilter, str]:
             site_id = site_id_named(get_engine(), site)
         except ValueError as exc:
             raise BadExportRequest(str(exc)) from None
+    allowed = readable_sites()
+    if allowed is not None and site_id not in allowed:  # a viewer's export: own sites only
+        raise BadExportRequest(f"site: no site named {(site or '')[:100]!r}")
     course = request.args.get("course") or None
     return ExportFilter(since, until, course, site_id), fmt
 

@@ -18,10 +18,12 @@ from flask import Response, abort, current_app, jsonify, request
 from collector.analytics.derived import LIVE_SAMPLE
 from collector.analytics.live_feed import IDLE_CHECK_S, MORE, get_feed
 from collector.storage.sites import normalize_origin
-from collector.web.auth import current_user
+from collector.web.auth import current_user, readable_sites, session_still_valid
 from collector.web.origins import own_origin
+from collector.web.site_scope import readable_site_names
 
 DEBOUNCE_S = 0.25
+SESSION_CHECK_S = 5.0  # how soon an open socket notices a revoked session
 
 
 def refuse_foreign_socket() -> None:
@@ -48,24 +50,41 @@ def live_probe() -> tuple[Response, int]:
     return response, 426
 
 
+def visible_to(sites: set[str] | None, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summaries (and "more" markers) of the sites a user may read (None: all)."""
+    if sites is None:
+        return items
+    return [e for e in items if e.get("site") in sites]
+
+
 def live_socket(ws: Any) -> None:
-    """Push debounced update frames until the browser goes away."""
+    """Push debounced update frames until the browser goes away (or its session ends):
+    a viewer or editor gets only the events of their sites."""
     feed = get_feed()
     q = feed.subscribe()
+    sites = None if readable_sites() is None else set(readable_site_names())
+    checked = time.monotonic()
     try:
         ws.send(json.dumps({"type": "hello", "mode": feed.mode}))
         while ws.connected:
+            if time.monotonic() - checked > SESSION_CHECK_S:
+                if not session_still_valid():
+                    ws.close(reason=4401, message="session ended")
+                    return
+                checked = time.monotonic()
             try:
                 first = q.get(timeout=IDLE_CHECK_S)
             except queue.Empty:
                 continue
-            batch = list(first)
+            batch = visible_to(sites, list(first))
             deadline = time.monotonic() + DEBOUNCE_S
             while (left := deadline - time.monotonic()) > 0:
                 try:
-                    batch.extend(q.get(timeout=left))
+                    batch.extend(visible_to(sites, q.get(timeout=left)))
                 except queue.Empty:
                     break
+            if not batch:
+                continue
             count = sum(e[MORE] if MORE in e else 1 for e in batch)
             sample = [e for e in batch if MORE not in e][-LIVE_SAMPLE:]
             ws.send(json.dumps({"type": "events", "count": count, "events": sample},

@@ -20,12 +20,14 @@ from collector.analytics.pathrules import load_cleaners
 from collector.analytics.rejected import rejected_view
 from collector.analytics.sessions import SessionFilter, list_sessions, session_events
 from collector.storage.models import PathRule, SavedFunnel, now_ms
+from collector.web.auth import readable_sites
 from collector.web.dashboard import figures
 from collector.web.dashboard.params import (
     MAX_EPOCH_MS,
     flow_spec_from,
     funnel_spec_from,
     int_param,
+    saved_funnel_site,
     scope_from,
 )
 from collector.web.dashboard.timefmt import utc_text
@@ -110,8 +112,8 @@ def rules_context(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
     names = {v: k for k, v in sites.items()}
     rows = conn.execute(select(PathRule.id, PathRule.site_id, PathRule.pattern,
                                PathRule.label, PathRule.created_by).order_by(PathRule.id))
-    return {"rules": [{"id": r[0], "site": names.get(r[1], ""), "pattern": r[2],
-                       "label": r[3], "by": r[4]} for r in rows]}
+    return {"rules": [{"id": r[0], "site": names[r[1]], "pattern": r[2],
+                       "label": r[3], "by": r[4]} for r in rows if r[1] in names]}
 
 
 def funnel_result(conn: Connection, sites: dict[str, int]) -> tuple[Any, FunnelResult]:
@@ -149,11 +151,14 @@ def funnel_data(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
             "stats": {"funnel-units": str(result.units)}}
 
 
-def saved_context(conn: Connection, _sites: dict[str, int]) -> dict[str, Any]:
+def saved_context(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
+    """Saved funnels the user may read: those of their sites (all for an admin)."""
     rows = conn.execute(select(SavedFunnel.id, SavedFunnel.name, SavedFunnel.query,
                                SavedFunnel.created_by).order_by(SavedFunnel.name))
+    every_site = readable_sites() is None
     return {"saved": [{"id": r[0], "name": r[1], "url": url_for("dashboard.funnel") + "?"
-                       + r[2], "by": r[3]} for r in rows]}
+                       + r[2], "by": r[3]} for r in rows
+                      if every_site or saved_funnel_site(r[2]) in sites]}
 
 
 FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")  # and their full-width forms
@@ -195,7 +200,9 @@ def sessions_data(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
 def session_data(conn: Connection, sites: dict[str, int]) -> dict[str, Any]:
     sid = request.view_args["sid"] if request.view_args else ""
     site = request.args.get("site") or ""
-    events = session_events(conn, sid, sites.get(site) if site else None)
+    if site and site not in sites:
+        raise ValueError(f"site: no site named {site[:100]!r}")
+    events = session_events(conn, sid, sites[site] if site else None)
     rows: list[list[Cell]] = []
     for ev in events:
         flag = f"duplicate course start (canonical: {ev.duplicate_of})" if ev.duplicate_of \

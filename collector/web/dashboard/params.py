@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy import Connection, select
 from werkzeug.datastructures import MultiDict
@@ -16,6 +17,7 @@ from collector.analytics.funnel import MAX_STEPS, FunnelSpec, parse_step
 from collector.analytics.scope import Scope
 from collector.outbound.export import parse_time
 from collector.storage.models import Site
+from collector.web.auth import readable_sites
 
 WHOLE_NUMBER = re.compile(r"-?[0-9]{1,30}")
 # Epoch-ms cursors (``before``) stay within what datetimes and 64-bit columns hold.
@@ -26,8 +28,12 @@ WINDOW_UNITS = {"minutes": 60_000, "hours": 3_600_000, "days": 86_400_000}
 
 
 def site_names(conn: Connection) -> dict[str, int]:
+    """Name -> id of the sites the logged-in user may read (every site for an admin):
+    what pages offer and the only ``site`` values they accept."""
+    allowed = readable_sites()
     return {name: site_id for site_id, name in conn.execute(select(Site.id, Site.name)
-                                                             .order_by(Site.name))}
+                                                             .order_by(Site.name))
+            if allowed is None or site_id in allowed}
 
 
 def int_param(args: MultiDict[str, str], name: str, default: int, *, low: int,
@@ -88,6 +94,11 @@ def funnel_spec_from(args: MultiDict[str, str], sites: dict[str, int]) -> Funnel
     return FunnelSpec(steps=steps, mode=args.get("mode") or "ordered",
                       window_ms=window * WINDOW_UNITS[unit], unit=args.get("by") or "session",
                       scope=scope_from(args, sites))
+
+
+def saved_funnel_site(query: str) -> str:
+    """The ``site`` of a saved funnel's query string ("" when it covers every site)."""
+    return MultiDict(parse_qsl(query)).get("site", "").strip()
 
 
 def form_values(args: MultiDict[str, str]) -> dict[str, Any]:

@@ -30,7 +30,13 @@ from collector.analytics.funnel import MAX_STEPS
 from collector.analytics.pathrules import MAX_RULES, check_label, compile_pattern
 from collector.storage.engine import get_engine, write_transaction
 from collector.storage.models import PathRule, SavedFunnel, now_ms
-from collector.web.auth import check_csrf, current_user, login_required
+from collector.web.auth import (
+    check_csrf,
+    current_user,
+    login_required,
+    may_edit,
+    readable_sites,
+)
 from collector.web.dashboard.live import live_probe, live_socket, refuse_foreign_socket
 from collector.web.dashboard.page_data import (
     csv_cell,
@@ -49,7 +55,12 @@ from collector.web.dashboard.page_data import (
     utc,
     warnings_data,
 )
-from collector.web.dashboard.params import form_values, funnel_spec_from, site_names
+from collector.web.dashboard.params import (
+    form_values,
+    funnel_spec_from,
+    saved_funnel_site,
+    site_names,
+)
 from collector.web.sockets import sock
 
 bp = Blueprint("dashboard", __name__)
@@ -145,6 +156,8 @@ def add_rule() -> Response:
     with write_transaction(get_engine()) as conn:
         sites = site_names(conn)
         site = request.form.get("site", "")
+        if site in sites:
+            _require_edit(sites[site])
         try:
             if site not in sites:
                 raise ValueError("site: choose the site the rule applies to")
@@ -170,8 +183,19 @@ def add_rule() -> Response:
 def delete_rule(rule_id: int) -> Response:
     check_csrf()
     with write_transaction(get_engine()) as conn:
-        conn.execute(delete(PathRule).where(PathRule.id == rule_id))
+        site_id = conn.scalar(select(PathRule.site_id).where(PathRule.id == rule_id))
+        if site_id is not None:
+            _require_edit(site_id)
+            conn.execute(delete(PathRule).where(PathRule.id == rule_id))
     return redirect(_back("dashboard.flow"))
+
+
+def _require_edit(site_id: int | None) -> None:
+    """403 unless the user may change the site's rules and funnels (None: every site,
+    which only an administrator may)."""
+    allowed = readable_sites() is None if site_id is None else may_edit(site_id)
+    if not allowed:
+        abort(403, description="your role on this site only lets you read it")
 
 
 def _back(endpoint: str) -> str:
@@ -226,10 +250,13 @@ def save_funnel() -> Response:
     name = request.form.get("name", "").strip()[:100]
     query = MultiDict(parse_qsl(request.form.get("query", ""), keep_blank_values=False))
     with write_transaction(get_engine()) as conn:
+        sites = site_names(conn)
+        site = (query.get("site") or "").strip()
+        _require_edit(sites.get(site, -1) if site else None)
         try:
             if not name:
                 raise ValueError("name: required")
-            funnel_spec_from(query, site_names(conn))
+            funnel_spec_from(query, sites)
         except ValueError as exc:
             flash(f"Funnel not saved: {exc}")
             return redirect(url_for("dashboard.funnel") + "?" + urlencode(
@@ -257,7 +284,11 @@ def saved_funnel(funnel_id: int) -> Response:
 def delete_funnel(funnel_id: int) -> Response:
     check_csrf()
     with write_transaction(get_engine()) as conn:
-        conn.execute(delete(SavedFunnel).where(SavedFunnel.id == funnel_id))
+        query = conn.scalar(select(SavedFunnel.query).where(SavedFunnel.id == funnel_id))
+        if query is not None:
+            site = saved_funnel_site(query)
+            _require_edit(site_names(conn).get(site, -1) if site else None)
+            conn.execute(delete(SavedFunnel).where(SavedFunnel.id == funnel_id))
     return redirect(url_for("dashboard.funnel"))
 
 
