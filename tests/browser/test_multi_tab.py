@@ -127,7 +127,10 @@ def assert_exactly_once(collector: Collector, page: Any,
         rows = collector.events(did)
         return not left and len(rows) >= len(made) and (made, rows)
 
-    made, rows = wait_for(settled, timeout=60, what="every tab's queue delivered")
+    try:
+        made, rows = wait_for(settled, timeout=60, what="every tab's queue delivered")
+    except AssertionError as timeout:
+        raise AssertionError(diagnose(collector, page, did)) from timeout
     stored = Counter(r["mid"] for r in rows)
     assert set(stored) == set(made), {"lost": set(made) - set(stored),
                                       "unexpected": set(stored) - set(made)}
@@ -140,6 +143,18 @@ def assert_exactly_once(collector: Collector, page: Any,
     starts = [r for r in rows if r["eid"] == "START"]
     assert all(r["course_id"] == "multi" for r in starts)
     return rows
+
+
+def diagnose(collector: Collector, page: Any, did: str) -> dict[str, Any]:
+    """What is left when delivery did not finish: queued batches, the pages, lost mids."""
+    made = made_in(page)
+    stored = {r["mid"] for r in collector.events(did)}
+    left = page.evaluate(
+        "Object.keys(localStorage).filter(k => k.startsWith('ck:q:') || k.startsWith('ck:l:'))"
+        ".map(k => [k, k.startsWith('ck:q:') ? JSON.parse(localStorage.getItem(k)).events"
+        ".map(e => e.mid) : localStorage.getItem(k)])")
+    pages = [p.evaluate("ck('state')") for p in page.context.pages if not p.is_closed()]
+    return {"lost": sorted(set(made) - stored), "queued": left, "pages": pages}
 
 
 @pytest.mark.parametrize("n", [2, 3])

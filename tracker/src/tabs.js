@@ -6,21 +6,26 @@
 // the collector acked it, so no tab can delete a batch another is still filling.
 //
 // With Web Locks a page holds the lock ck:tab:<id> while it lives and waits for the lock
-// of every other id it sees: the browser grants it only when that page is gone (closed,
-// crashed, reloaded), which proves it will never write to its queue again. Without them
-// (pages served over plain http) a lease stands in: ck:l:<id> = "<holder> <ms>", renewed
+// of every other id it has seen for YOUNG_MS (a new page asks for its own lock before it
+// writes, and that request must be first): the browser grants it only when that page is
+// gone (closed, crashed, reloaded), which proves it will never write to its queue again.
+// An adopted id stays with its adopter for good, so a write of the dead page that reaches
+// this tab late still has an owner; when the adopter goes, the next waiting page gets it.
+// Without them (pages served over plain http) a lease stands in: ck:l:<id> = "<holder> <ms>", renewed
 // every BEAT_MS while the holder lives, removed on pagehide; an id whose lease is missing
 // or older than LEASE_MS is adopted. A page whose own lease was taken (it slept longer than
 // the lease) moves to a new id; its open batch moves with it, and what the adopter also
 // sends is de-duplicated by mid.
 export const LEASE_MS = 180000;
 export const BEAT_MS = 10000;
+export const YOUNG_MS = 2000;
 const L = 'ck:l:';
 
 export const tabs = ({ store, locks, now = Date.now, newId, onOwn }) => {
   const owned = new Set();
   let asked = new Set(); // ids whose lock this page has asked for
   const held = {}; // id -> releases its lock
+  const seen = {}; // id -> when this page first saw it
   let me = '';
 
   const own = (id) => {
@@ -63,7 +68,8 @@ export const tabs = ({ store, locks, now = Date.now, newId, onOwn }) => {
       for (const id of ids) {
         if (owned.has(id) || (locks && asked.has(id))) continue;
         if (locks) {
-          hold(id, false, (ok) => ok && own(id));
+          seen[id] ??= now();
+          if (now() - seen[id] >= YOUNG_MS) hold(id, false, (ok) => ok && own(id));
         } else {
           const [who, t] = (store.get(L + id) || '').split(' ');
           if (!who || now() - t > LEASE_MS) {
@@ -73,17 +79,17 @@ export const tabs = ({ store, locks, now = Date.now, newId, onOwn }) => {
         }
       }
     },
-    // Periodically, with the ids that still have batches: renew leases, notice a lease
-    // another page took, and let go of adopted ids that are empty.
+    // Lease mode, periodically, with the ids that still have batches: renew the leases,
+    // notice one another page took, and let go of adopted ids that are empty (their lease
+    // goes, so whoever sees a late batch of theirs adopts it).
     beat: (busy) => {
-      for (const id of [...owned]) {
-        const who = locks ? me : (store.get(L + id) || me).split(' ')[0];
-        if (who !== me) {
+      for (const id of locks ? [] : [...owned]) {
+        if ((store.get(L + id) || me).split(' ')[0] !== me) {
           owned.delete(id);
           if (id === me) start();
         } else if (id !== me && !busy.has(id)) {
           free(id);
-        } else if (!locks) {
+        } else {
           lease(id);
         }
       }

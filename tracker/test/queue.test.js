@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeLocks, FakeStorage, FakeTimers, flush, page } from './fakes.js';
-import { LEASE_MS } from '../src/tabs.js';
+import { LEASE_MS, YOUNG_MS } from '../src/tabs.js';
 import { ownerOf } from '../src/queue.js';
 
 const events = (storage, key) => JSON.parse(storage.getItem(key)).events.map((e) => e.mid);
@@ -68,7 +68,7 @@ for (const mode of ['locks', 'lease']) {
     assert.deepEqual(b.queue.ready(), [], 'a live tab is not adopted');
     // a crashes: no pagehide, its lock goes with it, its lease stops being renewed
     if (locks) locks.kill(a.name);
-    else timers.tick(LEASE_MS + 1);
+    timers.tick(LEASE_MS + 1);
     b.pump();
     await flush();
     const adopted = b.queue.ready();
@@ -77,8 +77,8 @@ for (const mode of ['locks', 'lease']) {
     assert.ok(adopted.every((k) => ownerOf(k) === a.tabs.id()), 'adopted in place, not copied');
   });
 
-  test(`${mode}: a closed tab (pagehide) is adopted at once by the next page`, async () => {
-    const { storage, locks, tab } = setup();
+  test(`${mode}: a closed tab (pagehide) is adopted by the next page`, async () => {
+    const { storage, locks, tab, timers } = setup();
     const a = tab();
     await flush();
     const mids = a.add(4);
@@ -89,6 +89,12 @@ for (const mode of ['locks', 'lease']) {
     await flush();
     next.pump();
     await flush();
+    if (locks) {
+      assert.deepEqual(next.queue.ready(), [], 'an id seen for the first time is left alone');
+      timers.tick(YOUNG_MS);
+      next.pump();
+      await flush();
+    }
     assert.deepEqual(next.queue.ready().flatMap((k) => events(storage, k)), mids);
   });
 
@@ -151,11 +157,54 @@ test('a legacy batch (no queue id in its key) is adopted like a closed tab', asy
   const storage = new FakeStorage();
   storage.setItem('ck:q:lz00000-abcd1234', JSON.stringify({ id: 'lz00000-abcd1234', events: [{ mid: 'x' }] }));
   const locks = new FakeLocks();
-  const a = page({ storage, locks, ws: false });
+  const timers = new FakeTimers();
+  const a = page({ storage, locks, timers, ws: false });
   await flush();
+  a.pump();
+  timers.tick(YOUNG_MS);
   a.pump();
   await flush();
   assert.deepEqual(a.queue.ready(), ['ck:q:lz00000-abcd1234']);
+});
+
+test('locks: a new page is never adopted, even when its first batch is seen at once', async () => {
+  const storage = new FakeStorage();
+  const locks = new FakeLocks();
+  const timers = new FakeTimers();
+  const b = page({ storage, locks, timers, ws: false });
+  await flush();
+  const a = page({ storage, locks, timers, ws: false }); // its lock request is on its way
+  a.add(2); // written before that request is granted
+  b.pump(); // b sees a's queue id at once
+  await flush();
+  timers.tick(YOUNG_MS);
+  b.pump();
+  await flush();
+  assert.ok(a.tabs.owns(a.tabs.id()) && !b.tabs.owns(a.tabs.id()));
+  assert.equal(locks.holder.get('ck:tab:' + a.tabs.id()), a.name);
+});
+
+test('locks: an adopted queue stays with its adopter, so a late write still goes out', async () => {
+  const storage = new FakeStorage();
+  const locks = new FakeLocks();
+  const timers = new FakeTimers();
+  const a = page({ storage, locks, timers, ws: false });
+  const b = page({ storage, locks, timers, ws: false });
+  await flush();
+  a.add(1);
+  a.queue.seal();
+  const dead = a.tabs.id();
+  locks.kill(a.name);
+  timers.tick(YOUNG_MS);
+  b.pump();
+  timers.tick(YOUNG_MS);
+  b.pump();
+  await flush();
+  for (const k of b.queue.ready()) b.queue.take(k);
+  b.tabs.beat(b.queue.ids()); // empty now, and still b's
+  // a's last write reaches b's view of storage after the lock did
+  storage.setItem(`ck:q:${dead}:zz-late`, JSON.stringify({ id: 'zz-late', events: [{ mid: 'late' }] }));
+  assert.deepEqual(b.queue.ready(), [`ck:q:${dead}:zz-late`]);
 });
 
 test('a full queue drops this tab\'s oldest batches, counted; other tabs\' stay', async () => {
