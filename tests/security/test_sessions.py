@@ -117,3 +117,25 @@ def test_cli_user_password_and_delete_refuse_unknown_users(
     assert result.exit_code != 0 and "at least 8 characters" in result.output
 
 
+
+
+def test_an_open_live_socket_ends_with_its_session(live_server: LiveServer) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    app = live_server.app
+    client = app.test_client()
+    log_in(client)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    headers = {"Cookie": f"session={cookie.value}", "Origin": live_server.url}
+    with connect(f"{live_server.ws_url}/v1/live", additional_headers=headers,
+                 open_timeout=10) as ws:
+        assert '"hello"' in str(ws.recv(timeout=10))
+        client.get("/dashboard")
+        with client.session_transaction() as sess:
+            token = sess["csrf"]
+        client.post("/logout", data={"csrf_token": token})
+        with pytest.raises(ConnectionClosed):
+            while True:  # no event frames arrive here: the socket closes within ~5 s
+                ws.recv(timeout=15)

@@ -182,9 +182,11 @@ def test_viewers_change_nothing_editors_only_their_site(app: Flask) -> None:
     assert len(_rules(app)) == 1
 
 
-def test_live_frames_carry_only_the_viewers_sites(live_server: LiveServer) -> None:
+def test_live_frames_carry_only_the_viewers_sites(any_live_server: LiveServer) -> None:
+    """In one process (SQLite) and across processes (PostgreSQL NOTIFY)."""
     from websockets.sync.client import connect
 
+    live_server = any_live_server
     app = live_server.app
     other_key = populate(app)
     client = login_as(app, "viewer")
