@@ -439,29 +439,41 @@ def _lock_learners(conn: Connection, keys: list[LearnerKey]) -> None:
 def _read_state(conn: Connection, keys: list[LearnerKey]) -> tuple[
         dict[LearnerKey, Progress], dict[LearnerKey, dict[str, Attempt]],
         dict[LearnerKey, dict[str, Lesson]]]:
+    """The stored rows of the touched learners: one query per table and chunk of
+    learners (courses and learners both listed; rows of other pairs are dropped)."""
     progress: dict[LearnerKey, Progress] = {}
     attempts: dict[LearnerKey, dict[str, Attempt]] = {}
     lessons: dict[LearnerKey, dict[str, Lesson]] = {}
-    by_course: dict[tuple[int, str], list[str]] = {}
-    for site, course, actor in keys:
-        by_course.setdefault((site, course), []).append(actor)
+    wanted = set(keys)
+    by_site: dict[int, list[LearnerKey]] = {}
+    for key in keys:
+        by_site.setdefault(key[0], []).append(key)
     p, a, le = LEARN_PROGRESS.c, LEARN_ATTEMPTS.c, LEARN_LESSONS.c
-    for (site, course), actors in by_course.items():
-        for i in range(0, len(actors), READ_CHUNK):
-            chunk = actors[i:i + READ_CHUNK]
-            for pr in conn.execute(select(p.actor_id, p.first_ets, p.last_ets, p.started_ets,
-                                          p.completed_ets).where(
-                    p.site_id == site, p.course_id == course, p.actor_id.in_(chunk))):
-                progress[(site, course, pr[0])] = Progress(pr[1], pr[2], pr[3], pr[4])
+    for site, site_keys in by_site.items():
+        for i in range(0, len(site_keys), READ_CHUNK):
+            chunk = site_keys[i:i + READ_CHUNK]
+            courses = sorted({k[1] for k in chunk})
+            actors = sorted({k[2] for k in chunk})
+            for pr in conn.execute(select(p.course_id, p.actor_id, p.first_ets, p.last_ets,
+                                          p.started_ets, p.completed_ets).where(
+                    p.site_id == site, p.course_id.in_(courses), p.actor_id.in_(actors))):
+                key = (site, pr[0], pr[1])
+                if key in wanted:
+                    progress[key] = Progress(pr[2], pr[3], pr[4], pr[5])
             for ar in conn.execute(select(
-                    a.actor_id, a.item_id, a.ets, a.mid, a.lesson_id, a.score, a.maxscore,
-                    a.passed, a.duration, a.response, a.attempts, a.unscored).where(
-                    a.site_id == site, a.course_id == course, a.actor_id.in_(chunk))):
-                attempts.setdefault((site, course, ar[0]), {})[ar[1]] = Attempt(*ar[2:])
-            for lr in conn.execute(select(le.actor_id, le.lesson_id, le.first_ets,
-                                          le.started_ets, le.completed_ets, le.duration).where(
-                    le.site_id == site, le.course_id == course, le.actor_id.in_(chunk))):
-                lessons.setdefault((site, course, lr[0]), {})[lr[1]] = Lesson(*lr[2:])
+                    a.course_id, a.actor_id, a.item_id, a.ets, a.mid, a.lesson_id, a.score,
+                    a.maxscore, a.passed, a.duration, a.response, a.attempts, a.unscored).where(
+                    a.site_id == site, a.course_id.in_(courses), a.actor_id.in_(actors))):
+                key = (site, ar[0], ar[1])
+                if key in wanted:
+                    attempts.setdefault(key, {})[ar[2]] = Attempt(*ar[3:])
+            for lr in conn.execute(select(le.course_id, le.actor_id, le.lesson_id,
+                                          le.first_ets, le.started_ets, le.completed_ets,
+                                          le.duration).where(
+                    le.site_id == site, le.course_id.in_(courses), le.actor_id.in_(actors))):
+                key = (site, lr[0], lr[1])
+                if key in wanted:
+                    lessons.setdefault(key, {})[lr[2]] = Lesson(*lr[3:])
     return progress, attempts, lessons
 
 
