@@ -246,3 +246,14 @@ def test_odd_answers_are_stored_and_never_fail_the_batch(any_app: Flask, store: 
     assert len(items) == 4 and len(learners) == 4
     json.dumps(items, allow_nan=False)  # valid JSON: no NaN or Infinity leaks out
     assert {i["id"] for i in items} == {"q1", "q2", "q3", "q" * 256}
+
+
+def test_an_answer_outside_any_lesson_counts_for_its_course(any_app: Flask,
+                                                            store: Store) -> None:
+    """Course membership is the cdata Course; the lesson is optional (Sunbird players)."""
+    result = store([answer("c", None, "q1", "a1", T0, score=1),
+                    answer("c", "l1", "q1", "a2", T0 + 1, score=0)])
+    assert result.accepted == 2
+    with get_engine(any_app).connect() as conn:
+        (item,) = item_analysis(conn, 1, "c")
+    assert (item.learners, item.facility) == (2, 0.5)
