@@ -16,7 +16,13 @@ from concurrent.futures import Future
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    PendingRollbackError,
+)
 
 from collector.core.events.validate import RejectedEvent
 from collector.ingest.persist import (
@@ -71,6 +77,14 @@ class WalCheckpointer(threading.Thread):
     def stop(self) -> None:
         self.stopping = True
         self.committed.set()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure of the database connection, not of the data: retrying later can work."""
+    if isinstance(exc, OperationalError | InterfaceError | PendingRollbackError
+                  | DisconnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 class BatchWriter:
@@ -153,35 +167,49 @@ class BatchWriter:
         batches = [b for b, _ in group]
         try:
             outcomes = self._transaction(batches)
-        except OperationalError as exc:
-            log.warning("writer: database unavailable: %s", exc.orig)
-            for _, fut in group:
-                fut.set_exception(StorageUnavailable(str(exc.orig)))
-            return
         except Exception as exc:  # noqa: BLE001 - a database error, or a hook's
-            reason = getattr(exc, "orig", None) or exc
-            if len(group) == 1:
-                if isinstance(exc, DBAPIError):
-                    log.error("writer: batch could not be stored: %s", reason)
-                else:
-                    log.exception("writer: batch could not be stored")
-                self._quarantine_batch(group[0], reason)
-                return
-            # One batch poisoned the group: store the others on their own.
-            for item in group:
-                self._commit([item])
+            if is_transient(exc):
+                self._unavailable(group, exc)
+            elif len(group) > 1:
+                # One batch poisoned the group: store the others on their own.
+                for item in group:
+                    self._commit([item])
+            else:
+                self._refuse(group[0], exc)
             return
         for (_, fut), outcome in zip(group, outcomes, strict=True):
             fut.set_result(outcome)
 
-    def _quarantine_batch(self, item: tuple[PreparedBatch, Future[BatchOutcome]],
-                          reason: object) -> None:
-        """A batch whose data the store refuses: keep its events in quarantine, ack them.
+    def _unavailable(self, group: list[tuple[PreparedBatch, Future[BatchOutcome]]],
+                     exc: Exception) -> None:
+        reason = getattr(exc, "orig", None) or exc
+        log.warning("writer: database unavailable: %s", reason)
+        for _, fut in group:
+            fut.set_exception(StorageUnavailable(str(reason)))
 
-        Answering "storage unavailable" would make the client resend the same data
-        forever; the events are kept, with the reason, where operators look.
+    def _refuse(self, item: tuple[PreparedBatch, Future[BatchOutcome]],
+                exc: Exception) -> None:
+        """A batch that failed on its own: try it once more, then keep it in quarantine.
+
+        The second try tells a failure of the connection (which it survives) from one
+        of the data. Answering "storage unavailable" for the data would make the client
+        resend it forever; its events are kept, with the reason, where operators look,
+        and acked as rejected.
         """
         batch, fut = item
+        try:
+            fut.set_result(self._transaction([batch])[0])
+            return
+        except Exception as again:  # noqa: BLE001 - sorted out just below
+            if is_transient(again):
+                self._unavailable([item], again)
+                return
+            exc = again
+        reason = getattr(exc, "orig", None) or exc
+        if isinstance(exc, DBAPIError):
+            log.error("writer: batch could not be stored: %s", reason)
+        else:
+            log.error("writer: batch could not be stored", exc_info=exc)
         message = f"event: could not be stored ({str(reason)[:200]})"
         batch.rejected = sorted(
             [*batch.rejected,
@@ -191,8 +219,8 @@ class BatchWriter:
         batch.repeated_mids = []
         try:
             fut.set_result(self._transaction([batch])[0])
-        except Exception as exc:  # noqa: BLE001 - not even the quarantine could be written
-            log.error("writer: batch could not be quarantined: %s", exc)
+        except Exception as failed:  # noqa: BLE001 - not even the quarantine could be written
+            log.error("writer: batch could not be quarantined: %s", failed)
             fut.set_exception(StorageUnavailable(f"could not store: {reason}"))
 
     def _transaction(self, batches: list[PreparedBatch]) -> list[BatchOutcome]:

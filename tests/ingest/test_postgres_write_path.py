@@ -24,7 +24,7 @@ def test_a_rolled_back_first_transaction_does_not_lose_the_staging_table(
     app = make_app(pg_url)
     engine = get_engine(app)
     engine.dispose()  # fresh connections: the first group creates the staging table
-    failures = [1]
+    failures = [1, 1]  # the writer tries a batch that failed on its own a second time
 
     def fail_once(conn: Connection, batches: Sequence[PreparedBatch],
                   outcomes: Sequence[BatchOutcome]) -> None:
@@ -34,7 +34,7 @@ def test_a_rolled_back_first_transaction_does_not_lose_the_staging_table(
 
     get_pipeline(app).in_transaction(fail_once)
     first = [event() for _ in range(3)]
-    status, body = post_events(app, first)  # its transaction rolls back
+    status, body = post_events(app, first)  # both transactions roll back: quarantined
     assert status == 200, body
     assert body["result"]["accepted"] == 0
     second = [event("INTERACT") for _ in range(5)]
