@@ -53,6 +53,8 @@ from collector.storage.sites import SiteAuth
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_BATCH = 10_000
+# Stored instead of a rejected event's bytes once its site's quarantine budget is used up.
+PAYLOAD_NOT_KEPT = b'"payload not kept: the quarantine budget of this site is used up"'
 
 Check = Callable[[SiteAuth, list[ValidEvent]], None]
 Listener = Callable[[SiteAuth, list[ValidEvent]], None]
@@ -177,6 +179,9 @@ class Pipeline:
         # warnings), so the one writer thread only adds what it alone knows.
         for ev in valid:
             ev.row = row_values(ev, site.id, received)
+        for rej in rejected:  # the payloads kept in quarantine share the site's budget
+            if not self.quarantine_budget.take(site.id, len(rej.raw)):
+                rej.raw = PAYLOAD_NOT_KEPT
         batch = PreparedBatch(site.id, transport, received, valid, rejected, repeated)
         return PendingIngest(self, site, batch, batch_id, self.writer.submit(batch))
 

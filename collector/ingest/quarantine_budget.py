@@ -1,9 +1,10 @@
-"""How many bytes of whole unusable bodies each site may keep in quarantine per hour.
+"""How many bytes of payload each site may keep in quarantine per hour.
 
-Unusable bodies (not JSON, no ``events`` list) are kept so an operator can see what a
-broken client sends; a client sending nothing else must not fill the disk with them.
-Within the budget a body is kept (up to its first 64 KiB); beyond it, it is still
-counted with its reason, without the payload. The budget is per process.
+Unusable bodies (not JSON, no ``events`` list) and rejected events are kept so an
+operator can see what a broken client sends; a client sending nothing else must not fill
+the disk with them. Within the budget a payload is kept (a whole body up to its first
+64 KiB); beyond it, it is still counted with its reasons, without the payload. The
+budget is per process.
 """
 
 from __future__ import annotations

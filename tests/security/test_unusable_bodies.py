@@ -68,3 +68,20 @@ def test_quarantine_of_whole_bodies_is_bounded_per_site(app: Flask) -> None:
         reasons = conn.execute(select(RejectedEvent.reasons)
                                .order_by(RejectedEvent.id.desc()).limit(1)).scalar_one()
     assert "payload not kept" in reasons
+
+
+def test_rejected_event_payloads_share_the_budget(app: Flask) -> None:
+    """One invalid event costs the rate limit one token, whatever its size: the bytes
+    kept for rejected events are bounded by the same budget."""
+    with app.app_context():
+        site = get_directory().authenticate(app.config["TEST_SITE"].key)
+    assert site is not None
+    pipeline = get_pipeline(app)
+    invalid = json.dumps({"eid": "IMPRESSION", "junk": "x" * 64 * 1024}).encode()
+    batches = QUARANTINE_BYTES_PER_HOUR // len(invalid) + 40
+    for _ in range(batches):
+        result = pipeline.ingest_events(site, [invalid], transport="http")
+        assert len(result.rejected) == 1 and result.rejected[0]["errors"]
+    rows, size = _quarantine(app)
+    assert rows == batches
+    assert size <= QUARANTINE_BYTES_PER_HOUR + 100 * 40
