@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 from flask import Flask
-from sqlalchemy import Connection, Table, and_, bindparam, case, literal, select, text
+from sqlalchemy import Connection, Table, and_, bindparam, case, literal, text
 
 from collector.analytics.upserts import PreparedUpsert
 from collector.core.events.validate import ValidEvent
@@ -334,50 +334,62 @@ class LearningTables:
         keys = sorted(touched)
         if is_postgres(conn):
             _lock_learners(conn, keys)
-        progress, attempts, lessons = _read_state(conn, keys)
+        progress, attempts, lessons = _read_state(conn, keys, touched)
         totals = _Totals()
-        progress_rows: list[dict[str, Any]] = []
-        attempt_rows: list[dict[str, Any]] = []
-        lesson_rows: list[dict[str, Any]] = []
+        progress_rows: list[tuple[Any, ...]] = []
+        attempt_rows: list[tuple[Any, ...]] = []
+        lesson_rows: list[tuple[Any, ...]] = []
         for key in keys:
             t = touched[key]
             site, course, actor = key
-            old_attempts = attempts.get(key, {})
-            new_attempts = dict(old_attempts)
-            for item, a in t.attempts.items():
-                seen = old_attempts.get(item)
-                merged = a if seen is None else seen.merged(a)
-                new_attempts[item] = merged
-                attempt_rows.append(_attempt_row(key, item, merged))
-                totals.answer(site, course, item, seen, merged)
-                totals.duration(site, course, "item", item,
-                                seen.duration if seen else None, merged.duration)
-                ik = (site, course, item)
-                first = totals.items.setdefault(ik, [0.0] * 10 + [float(merged.ets)])
-                first[10] = min(first[10], merged.ets)
+            stored = progress.get(key)
             if t.attempts:
+                old_attempts = attempts.get(key, {})
+                new_attempts = dict(old_attempts)
+                for item, a in t.attempts.items():
+                    seen = old_attempts.get(item)
+                    merged = a if seen is None else seen.merged(a)
+                    new_attempts[item] = merged
+                    attempt_rows.append((site, course, actor, item, merged.ets, merged.mid,
+                                         merged.lesson_id, merged.score, merged.maxscore,
+                                         merged.passed, merged.duration, merged.response,
+                                         merged.attempts, merged.unscored))
+                    totals.answer(site, course, item, seen, merged)
+                    totals.duration(site, course, "item", item,
+                                    seen.duration if seen else None, merged.duration)
+                    ik = (site, course, item)
+                    first = totals.items.setdefault(ik, [0.0] * 10 + [float(merged.ets)])
+                    first[10] = min(first[10], merged.ets)
                 self._item_deltas(totals, site, course, old_attempts, new_attempts)
+                score: float = sum(a.fraction or 0.0 for a in new_attempts.values())
+                streak = fail_streak(new_attempts.values())
+            elif stored is not None:  # no answer in this group: the learner's stay
+                score, streak = stored.score, stored.fail_streak
+            else:
+                score, streak = 0.0, 0
+            completed = stored.lessons_completed if stored is not None else 0
             old_lessons = lessons.get(key, {})
-            new_lessons = dict(old_lessons)
             for lesson_id, change in t.lessons.items():
                 seen_lesson = old_lessons.get(lesson_id)
                 merged_lesson = change if seen_lesson is None else seen_lesson.merged(change)
-                new_lessons[lesson_id] = merged_lesson
-                lesson_rows.append(_lesson_row(key, lesson_id, merged_lesson))
+                if merged_lesson == seen_lesson:  # e.g. a later event in a known lesson
+                    continue
+                lesson_rows.append((site, course, actor, lesson_id, merged_lesson.first_ets,
+                                    merged_lesson.started, merged_lesson.completed,
+                                    merged_lesson.duration))
+                completed += (merged_lesson.completed is not None) - (
+                    seen_lesson is not None and seen_lesson.completed is not None)
                 self._lesson_delta(totals, site, course, lesson_id, seen_lesson,
                                    merged_lesson)
-            row, new_progress = _progress_row(key, t.events, progress.get(key))
-            row["score"] = sum(a.fraction or 0.0 for a in new_attempts.values())
-            row["lessons_completed"] = sum(1 for x in new_lessons.values()
-                                           if x.completed is not None)
-            row["fail_streak"] = fail_streak(new_attempts.values())
-            progress_rows.append(row)
-            self._course_delta(totals, site, course, progress.get(key), new_progress)
-        PROGRESS_UPSERT.execute(conn, progress_rows)
+            old_progress = stored.progress if stored is not None else None
+            row, new_progress = _progress_row(key, t.events, old_progress)
+            progress_rows.append((*row, score, completed, streak))
+            self._course_delta(totals, site, course, old_progress, new_progress)
+        PROGRESS_UPSERT.execute_tuples(conn, PROGRESS_COLUMNS, progress_rows)
         if lesson_rows:
-            LESSON_UPSERT.execute(conn, lesson_rows)
+            LESSON_UPSERT.execute_tuples(conn, LESSON_COLUMNS, lesson_rows)
         if attempt_rows:
-            ATTEMPT_UPSERT.execute(conn, attempt_rows)
+            ATTEMPT_UPSERT.execute_tuples(conn, ATTEMPT_COLUMNS, attempt_rows)
         _write_totals(conn, totals)
 
     @staticmethod
@@ -410,7 +422,9 @@ class LearningTables:
     @staticmethod
     def _course_delta(totals: _Totals, site: int, course: str, old: Progress | None,
                       new: Progress) -> None:
-        row = totals.courses.setdefault((site, course), [0, 0, 0, 0, new.last_ets])
+        if (old is not None and old.last_ets >= new.last_ets and old.started == new.started
+                and old.completed == new.completed):
+            return  # nothing to add: the course's last_ets is already at least old's
 
         def flags(p: Progress | None) -> tuple[int, int, int]:
             if p is None:
@@ -418,6 +432,7 @@ class LearningTables:
             s, c = p.started is not None, p.completed is not None
             return int(s), int(c), int(s and c)
 
+        row = totals.courses.setdefault((site, course), [0, 0, 0, 0, new.last_ets])
         was, now = flags(old), flags(new)
         row[0] += old is None
         for i in range(3):
@@ -436,64 +451,95 @@ def _lock_learners(conn: Connection, keys: list[LearnerKey]) -> None:
                       "bigint[])) AS k"), {"ids": ids})
 
 
-def _read_state(conn: Connection, keys: list[LearnerKey]) -> tuple[
-        dict[LearnerKey, Progress], dict[LearnerKey, dict[str, Attempt]],
+@dataclass(slots=True)
+class _Stored:
+    """A learner's stored progress row, with the values derived from its attempts and
+    lessons (kept as they are when the group changes neither)."""
+
+    progress: Progress
+    score: float
+    lessons_completed: int
+    fail_streak: int
+
+
+def _read_state(conn: Connection, keys: list[LearnerKey],
+                touched: dict[LearnerKey, _Touched]) -> tuple[
+        dict[LearnerKey, _Stored], dict[LearnerKey, dict[str, Attempt]],
         dict[LearnerKey, dict[str, Lesson]]]:
-    """The stored rows of the touched learners: one query per table and chunk of
-    learners (courses and learners both listed; rows of other pairs are dropped)."""
-    progress: dict[LearnerKey, Progress] = {}
+    """The stored rows the group needs, one query per table and chunk of learners
+    (courses and learners both listed; rows of other pairs are dropped): every touched
+    learner's progress, all first attempts of the learners who answered (their score
+    and the rest-of-course sums depend on every item), and the touched lessons only."""
+    progress: dict[LearnerKey, _Stored] = {}
     attempts: dict[LearnerKey, dict[str, Attempt]] = {}
     lessons: dict[LearnerKey, dict[str, Lesson]] = {}
-    wanted = set(keys)
-    by_site: dict[int, list[LearnerKey]] = {}
-    for key in keys:
-        by_site.setdefault(key[0], []).append(key)
-    p, a, le = LEARN_PROGRESS.c, LEARN_ATTEMPTS.c, LEARN_LESSONS.c
-    for site, site_keys in by_site.items():
-        for i in range(0, len(site_keys), READ_CHUNK):
-            chunk = site_keys[i:i + READ_CHUNK]
-            courses = sorted({k[1] for k in chunk})
-            actors = sorted({k[2] for k in chunk})
-            for pr in conn.execute(select(p.course_id, p.actor_id, p.first_ets, p.last_ets,
-                                          p.started_ets, p.completed_ets).where(
-                    p.site_id == site, p.course_id.in_(courses), p.actor_id.in_(actors))):
-                key = (site, pr[0], pr[1])
-                if key in wanted:
-                    progress[key] = Progress(pr[2], pr[3], pr[4], pr[5])
-            for ar in conn.execute(select(
-                    a.course_id, a.actor_id, a.item_id, a.ets, a.mid, a.lesson_id, a.score,
-                    a.maxscore, a.passed, a.duration, a.response, a.attempts, a.unscored).where(
-                    a.site_id == site, a.course_id.in_(courses), a.actor_id.in_(actors))):
-                key = (site, ar[0], ar[1])
-                if key in wanted:
-                    attempts.setdefault(key, {})[ar[2]] = Attempt(*ar[3:])
-            for lr in conn.execute(select(le.course_id, le.actor_id, le.lesson_id,
-                                          le.first_ets, le.started_ets, le.completed_ets,
-                                          le.duration).where(
-                    le.site_id == site, le.course_id.in_(courses), le.actor_id.in_(actors))):
-                key = (site, lr[0], lr[1])
-                if key in wanted:
-                    lessons.setdefault(key, {})[lr[2]] = Lesson(*lr[3:])
+    for site, chunk in _chunks(keys):
+        wanted = set(chunk)
+        for pr in _fetch(conn, LEARN_PROGRESS, PROGRESS_READ, site, chunk):
+            key = (site, pr[0], pr[1])
+            if key in wanted:
+                progress[key] = _Stored(Progress(pr[2], pr[3], pr[4], pr[5]), pr[6], pr[7],
+                                        pr[8])
+    for site, chunk in _chunks([k for k in keys if touched[k].attempts]):
+        wanted = set(chunk)
+        for ar in _fetch(conn, LEARN_ATTEMPTS, ATTEMPT_READ, site, chunk):
+            key = (site, ar[0], ar[1])
+            if key in wanted:
+                attempts.setdefault(key, {})[ar[2]] = Attempt(*ar[3:])
+    for site, chunk in _chunks([k for k in keys if touched[k].lessons]):
+        wanted_lessons = {(k[1], k[2], lesson) for k in chunk for lesson in touched[k].lessons}
+        for lr in _fetch(conn, LEARN_LESSONS, LESSON_READ, site, chunk,
+                         ("lesson_id", sorted({w[2] for w in wanted_lessons}))):
+            if (lr[0], lr[1], lr[2]) in wanted_lessons:
+                lessons.setdefault((site, lr[0], lr[1]), {})[lr[2]] = Lesson(*lr[3:])
     return progress, attempts, lessons
 
 
-def _attempt_row(key: LearnerKey, item: str, a: Attempt) -> dict[str, Any]:
-    return {"site_id": key[0], "course_id": key[1], "actor_id": key[2], "item_id": item,
-            "ets": a.ets, "mid": a.mid, "lesson_id": a.lesson_id, "score": a.score,
-            "maxscore": a.maxscore, "passed": a.passed, "duration": a.duration,
-            "response": a.response, "attempts": a.attempts, "unscored": a.unscored}
+PROGRESS_READ = ("course_id", "actor_id", "first_ets", "last_ets", "started_ets",
+                 "completed_ets", "score", "lessons_completed", "fail_streak")
+ATTEMPT_READ = ("course_id", "actor_id", "item_id", "ets", "mid", "lesson_id", "score",
+                "maxscore", "passed", "duration", "response", "attempts", "unscored")
+LESSON_READ = ("course_id", "actor_id", "lesson_id", "first_ets", "started_ets",
+               "completed_ets", "duration")
 
 
-def _lesson_row(key: LearnerKey, lesson_id: str, le: Lesson) -> dict[str, Any]:
-    return {"site_id": key[0], "course_id": key[1], "actor_id": key[2],
-            "lesson_id": lesson_id, "first_ets": le.first_ets, "started_ets": le.started,
-            "completed_ets": le.completed, "duration": le.duration}
+def _fetch(conn: Connection, table: Table, columns: tuple[str, ...], site: int,
+           chunk: list[LearnerKey], *also: tuple[str, list[str]]) -> Iterable[Any]:
+    """``columns`` of the rows of ``table`` in ``site`` whose course and learner are
+    among the chunk's (and each ``also`` column among its values), as plain SQL: the
+    statement built, compiled and cached by SQLAlchemy per group cost more than the
+    query itself."""
+    where = [("course_id", sorted({k[1] for k in chunk})),
+             ("actor_id", sorted({k[2] for k in chunk})), *also]
+    head = f"SELECT {', '.join(columns)} FROM {table.name} WHERE site_id = "
+    if conn.dialect.paramstyle == "qmark":  # SQLite: on the driver, as the writes
+        sql = head + "?" + "".join(f" AND {name} IN ({', '.join('?' * len(values))})"
+                                   for name, values in where)
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            return list(cur.execute(sql, (site, *(v for _, values in where
+                                                  for v in values))))
+        finally:
+            cur.close()
+    sql = head + "%(site_id)s" + "".join(f" AND {name} = ANY(%({name})s)"
+                                         for name, _ in where)
+    return conn.exec_driver_sql(sql, {"site_id": site, **dict(where)})
+
+
+def _chunks(keys: list[LearnerKey]) -> Iterable[tuple[int, list[LearnerKey]]]:
+    """(site, up to READ_CHUNK of its learners) in key order."""
+    by_site: dict[int, list[LearnerKey]] = {}
+    for key in keys:
+        by_site.setdefault(key[0], []).append(key)
+    for site, site_keys in by_site.items():
+        for i in range(0, len(site_keys), READ_CHUNK):
+            yield site, site_keys[i:i + READ_CHUNK]
 
 
 def _progress_row(key: LearnerKey, events: list[tuple[int, str, int, int]],
-                  old: Progress | None) -> tuple[dict[str, Any], Progress]:
-    """The group's part of the learner's progress row (active time added in SQL) and
-    the merged progress."""
+                  old: Progress | None) -> tuple[tuple[Any, ...], Progress]:
+    """The group's part of the learner's progress row up to ``events`` (the first
+    PROGRESS_COLUMNS; active time is added in SQL) and the merged progress."""
     events.sort()
     active = 0
     started: int | None = None
@@ -509,40 +555,28 @@ def _progress_row(key: LearnerKey, events: list[tuple[int, str, int, int]],
     merged = Progress(first, last, started, completed) if old is None else Progress(
         min(old.first_ets, first), max(old.last_ets, last), _min(old.started, started),
         _min(old.completed, completed))
-    return ({"site_id": key[0], "course_id": key[1], "actor_id": key[2], "first_ets": first,
-             "last_ets": last, "started_ets": merged.started,
-             "completed_ets": merged.completed, "active_ms": active,
-             "first_chain": events[0][1], "last_chain": events[-1][1],
-             "events": len(events)}, merged)
+    return ((*key, first, last, merged.started, merged.completed, active, events[0][1],
+             events[-1][1], len(events)), merged)
 
 
 def _write_totals(conn: Connection, totals: _Totals) -> None:
     if totals.courses:
-        COURSE_UPSERT.execute(conn, [
-            {"site_id": s, "course_id": c, "learners": v[0], "started": v[1],
-             "completed": v[2], "finished": v[3], "last_ets": v[4]}
-            for (s, c), v in sorted(totals.courses.items())])
+        COURSE_UPSERT.execute_tuples(conn, COURSE_COLUMNS, [
+            (*k, *v) for k, v in sorted(totals.courses.items())])
     if totals.lessons:
-        LESSON_STATS_UPSERT.execute(conn, [
-            {"site_id": s, "course_id": c, "lesson_id": le, "learners": v[0],
-             "started": v[1], "completed": v[2], "first_ets": v[3]}
-            for (s, c, le), v in sorted(totals.lessons.items())])
+        LESSON_STATS_UPSERT.execute_tuples(conn, LESSON_STATS_COLUMNS, [
+            (*k, *v) for k, v in sorted(totals.lessons.items())])
     if totals.items:
-        ITEM_UPSERT.execute(conn, [
-            {"site_id": s, "course_id": c, "item_id": i, "learners": int(v[0]),
-             "attempts": int(v[1]), "unscored": int(v[2]), "out_of_range": int(v[3]),
-             "n": int(v[4]), "sx": v[5], "sy": v[6], "sxx": v[7], "syy": v[8], "sxy": v[9],
-             "first_ets": int(v[10])}
-            for (s, c, i), v in sorted(totals.items.items())])
-    answers = [{"site_id": s, "course_id": c, "item_id": i, "response": r, "count": n}
-               for (s, c, i, r), n in sorted(totals.answers.items()) if n]
+        ITEM_UPSERT.execute_tuples(conn, ITEM_COLUMNS, [
+            (*k, int(v[0]), int(v[1]), int(v[2]), int(v[3]), int(v[4]), v[5], v[6], v[7],
+             v[8], v[9], int(v[10]))
+            for k, v in sorted(totals.items.items())])
+    answers = [(*k, n) for k, n in sorted(totals.answers.items()) if n]
     if answers:
-        ANSWER_UPSERT.execute(conn, answers)
-    durations = [{"site_id": s, "course_id": c, "kind": k, "key": key, "seconds": v,
-                  "count": n}
-                 for (s, c, k, key, v), n in sorted(totals.durations.items()) if n]
+        ANSWER_UPSERT.execute_tuples(conn, ANSWER_COLUMNS, answers)
+    durations = [(*k, n) for k, n in sorted(totals.durations.items()) if n]
     if durations:
-        DURATION_UPSERT.execute(conn, durations)
+        DURATION_UPSERT.execute_tuples(conn, DURATION_COLUMNS, durations)
 
 
 # --- statements ---------------------------------------------------------------------
@@ -601,6 +635,24 @@ def _progress_upsert(dialect: str) -> Any:
             "fail_streak": new.fail_streak,
         })
 
+
+# The order of the values in the rows each upsert is given.
+PROGRESS_COLUMNS = ("site_id", "course_id", "actor_id", "first_ets", "last_ets",
+                    "started_ets", "completed_ets", "active_ms", "first_chain", "last_chain",
+                    "events", "score", "lessons_completed", "fail_streak")
+ATTEMPT_COLUMNS = ("site_id", "course_id", "actor_id", "item_id", "ets", "mid",
+                   "lesson_id", "score", "maxscore", "passed", "duration", "response",
+                   "attempts", "unscored")
+LESSON_COLUMNS = ("site_id", "course_id", "actor_id", "lesson_id", "first_ets",
+                  "started_ets", "completed_ets", "duration")
+COURSE_COLUMNS = ("site_id", "course_id", "learners", "started", "completed", "finished",
+                  "last_ets")
+LESSON_STATS_COLUMNS = ("site_id", "course_id", "lesson_id", "learners", "started",
+                        "completed", "first_ets")
+ITEM_COLUMNS = ("site_id", "course_id", "item_id", "learners", "attempts", "unscored",
+                "out_of_range", "n", "sx", "sy", "sxx", "syy", "sxy", "first_ets")
+ANSWER_COLUMNS = ("site_id", "course_id", "item_id", "response", "count")
+DURATION_COLUMNS = ("site_id", "course_id", "kind", "key", "seconds", "count")
 
 PROGRESS_UPSERT = PreparedUpsert(_progress_upsert)
 ATTEMPT_UPSERT = PreparedUpsert(_replace(LEARN_ATTEMPTS,
