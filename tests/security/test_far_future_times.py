@@ -15,9 +15,10 @@ from collector.core.events import validate
 from collector.storage.engine import get_engine
 from collector.storage.models import Event, Site
 from tests.dashboard.conftest import ingest, log_in
-from tests.factories import event
+from tests.factories import course_start, event
 
 FAR = 10**18  # year ~31.7 million
+LESSON = [{"type": "Course", "id": "algebra"}, {"type": "Lesson", "id": "l1"}]
 
 
 @pytest.fixture
@@ -29,8 +30,12 @@ def far_future(app: Flask, monkeypatch: pytest.MonkeyPatch) -> FlaskClient:
         events = [event("IMPRESSION", sid="far", ets=FAR),
                   event("INTERACT", sid="far", ets=FAR + 1000),
                   event("IMPRESSION", sid="far-drop", ets=FAR),  # drops after step 1
-                  event("IMPRESSION", sid="near")]
-        assert ingest(app, events).accepted == 4
+                  event("IMPRESSION", sid="near"),
+                  course_start("algebra", sid="far-course", ets=FAR),
+                  event("START", sid="far-course", ets=FAR + 1, cdata=LESSON,
+                        edata={"type": "lesson"}, obj={"id": "l1", "type": "Lesson"}),
+                  event("ASSESS", sid="far-course", ets=FAR + 2, cdata=LESSON)]
+        assert ingest(app, events).accepted == 7
     with get_engine(app).begin() as conn:  # and one row written directly
         site_id = conn.execute(select(Site.id)).scalars().first()
         conn.execute(insert(Event).values(
@@ -60,6 +65,14 @@ URLS = [
     "/dashboard/data/funnel?step=IMPRESSION&step=INTERACT&by=learner",
     "/dashboard/rejected",
     "/dashboard/data/rejected",
+    "/dashboard/courses",
+    "/dashboard/data/courses",
+    "/dashboard/courses.csv",
+    "/dashboard/course/algebra",
+    "/dashboard/data/course/algebra",
+    "/dashboard/csv/course/lessons/algebra",
+    "/dashboard/csv/course/items/algebra",
+    "/dashboard/csv/course/learners/algebra",
 ]
 
 
