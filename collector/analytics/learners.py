@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 
 from collector.analytics.formulas import rounded
 from collector.analytics.learning_tables import IDLE_CAP_MS, PASS_SHARE
-from collector.core.isotime import iso_timestamp
+from collector.core.isotime import stored_iso_timestamp
 from collector.storage.models import LEARN_PROGRESS
 
 DAY_MS = 86_400_000
@@ -52,8 +52,8 @@ class LearnerRow:
 
     def contract(self) -> dict[str, Any]:
         """One entry of ``collector report learners`` (times ISO 8601 UTC)."""
-        return {"id": self.id, "started_at": iso_timestamp(self.started_at),
-                "last_seen": iso_timestamp(self.last_seen),
+        return {"id": self.id, "started_at": stored_iso_timestamp(self.started_at),
+                "last_seen": stored_iso_timestamp(self.last_seen),
                 "completed": self.completed, "lessons_completed": self.lessons_completed,
                 "score": rounded(self.score), "active_seconds": round(self.active_seconds, 3),
                 "at_risk": self.at_risk, "reasons": list(self.reasons)}

@@ -27,3 +27,12 @@ def iso_timestamp(ms: int | None) -> str | None:
     if ms is None:
         return None
     return (_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds") + "Z"
+
+
+def stored_iso_timestamp(ms: int | None) -> str | None:
+    """:func:`iso_timestamp` of a stored time, or None when no datetime can hold it (rows
+    kept before ingest refused times after 2100)."""
+    try:
+        return iso_timestamp(ms)
+    except OverflowError:
+        return None

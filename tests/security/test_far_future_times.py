@@ -6,11 +6,15 @@ New events with an ``ets`` after 2100 are refused at ingest; rows already stored
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import insert, select
 
+from collector.cli.main import main
 from collector.core.events import validate
 from collector.storage.engine import get_engine
 from collector.storage.models import Event, Site
@@ -80,3 +84,12 @@ URLS = [
 def test_far_future_rows_render(far_future: FlaskClient, url: str) -> None:
     response = far_future.get(url)
     assert response.status_code == 200, (url, response.get_data(as_text=True)[:500])
+
+
+def test_far_future_rows_in_reports(far_future: FlaskClient, sqlite_url: str,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLLECTOR_DATABASE_URL", sqlite_url)
+    for report in ("learners", "course", "items"):
+        done = CliRunner().invoke(main, ["report", report, "--course", "algebra", "--json"])
+        assert done.exit_code == 0, (report, done.output[-300:], done.exception)
+        json.loads(done.output.strip().splitlines()[-1])
