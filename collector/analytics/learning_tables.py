@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -153,9 +153,10 @@ class Attempt:
 
     def merged(self, other: Attempt) -> Attempt:
         """The earlier of the two as first attempt, with both counts added."""
-        first = self if (self.ets, self.mid) <= (other.ets, other.mid) else other
-        return replace(first, attempts=self.attempts + other.attempts,
-                       unscored=self.unscored + other.unscored)
+        f = self if (self.ets, self.mid) <= (other.ets, other.mid) else other
+        return Attempt(f.ets, f.mid, f.lesson_id, f.score, f.maxscore, f.passed, f.duration,
+                       f.response, self.attempts + other.attempts,
+                       self.unscored + other.unscored)
 
 
 @dataclass(slots=True)
@@ -216,12 +217,15 @@ def assess_attempt(ev: ValidEvent) -> tuple[str, Attempt] | None:
     if item_id is None or item_id == "":
         return None
     maxscore = number(item.get("maxscore"))
-    passed_text = edata.passed.lower() if isinstance(edata.passed, str) else ""
+    passed = edata.passed
     return str(item_id)[:256], Attempt(
-        ets=ev.ets, mid=ev.mid, lesson_id=ev.lesson_id, score=number(edata.score),
-        maxscore=maxscore, passed={"yes": 1, "no": 0}.get(passed_text),
-        duration=number(edata.duration), response=response_text(edata.resvalues),
-        unscored=0 if maxscore is not None and maxscore > 0 else 1)
+        ev.ets, ev.mid, ev.lesson_id, number(edata.score), maxscore,
+        _PASSED.get(passed.lower()) if isinstance(passed, str) else None,
+        number(edata.duration), response_text(edata.resvalues), 1,
+        0 if maxscore is not None and maxscore > 0 else 1)
+
+
+_PASSED = {"yes": 1, "no": 0}
 
 
 def gather(batches: Sequence[PreparedBatch], outcomes: Sequence[BatchOutcome]
@@ -229,20 +233,26 @@ def gather(batches: Sequence[PreparedBatch], outcomes: Sequence[BatchOutcome]
     """Per (site, course, learner): the newly stored events of the group that count."""
     touched: dict[LearnerKey, _Touched] = {}
     for batch, outcome in zip(batches, outcomes, strict=True):
+        site = batch.site_id
         for ev in outcome.stored:
-            if not ev.course_id:
+            course = ev.course_id
+            if not course:
                 continue
-            t = touched.get((batch.site_id, ev.course_id, ev.actor_id))
+            key = (site, course, ev.actor_id)
+            t = touched.get(key)
             if t is None:
-                t = touched[(batch.site_id, ev.course_id, ev.actor_id)] = _Touched()
-            eid = ev.eid
-            kind = ev.edata_type if eid in ("START", "END") else None
-            t.events.append((ev.ets, ev.chain_id or "",
-                             ev.ets if eid == "START" and kind == "course" else 0,
-                             ev.ets if eid == "END" and kind == "course" else 0))
+                t = touched[key] = _Touched()
+            eid, ets = ev.eid, ev.ets
+            if eid == "START" or eid == "END":
+                kind = ev.edata_type
+                mark = ets if kind == "course" else 0
+                t.events.append((ets, ev.chain_id or "", mark if eid == "START" else 0,
+                                 mark if eid == "END" else 0))
+            else:
+                kind = None
+                t.events.append((ets, ev.chain_id or "", 0, 0))
             lesson_id = ev.lesson_id
             if lesson_id:
-                ets = ev.ets
                 le = t.lessons.get(lesson_id)
                 if le is None:
                     le = t.lessons[lesson_id] = Lesson(ets)
