@@ -479,7 +479,9 @@ def _read_state(conn: Connection, keys: list[LearnerKey],
     """The stored rows the group needs, one query per table and chunk of learners
     (courses and learners both listed; rows of other pairs are dropped): every touched
     learner's progress, all first attempts of the learners who answered (their score
-    and the rest-of-course sums depend on every item), and the touched lessons only."""
+    and the rest-of-course sums depend on every item), and the touched lessons only.
+    A learner without a progress row has no other row either (all are written in the
+    same transaction), so a new learner's attempts and lessons are not looked for."""
     progress: dict[LearnerKey, _Stored] = {}
     attempts: dict[LearnerKey, dict[str, Attempt]] = {}
     lessons: dict[LearnerKey, dict[str, Lesson]] = {}
@@ -490,13 +492,13 @@ def _read_state(conn: Connection, keys: list[LearnerKey],
             if key in wanted:
                 progress[key] = _Stored(Progress(pr[2], pr[3], pr[4], pr[5]), pr[6], pr[7],
                                         pr[8])
-    for site, chunk in _chunks([k for k in keys if touched[k].attempts]):
+    for site, chunk in _chunks([k for k in keys if touched[k].attempts and k in progress]):
         wanted = set(chunk)
         for ar in _fetch(conn, LEARN_ATTEMPTS, ATTEMPT_READ, site, chunk):
             key = (site, ar[0], ar[1])
             if key in wanted:
                 attempts.setdefault(key, {})[ar[2]] = Attempt(*ar[3:])
-    for site, chunk in _chunks([k for k in keys if touched[k].lessons]):
+    for site, chunk in _chunks([k for k in keys if touched[k].lessons and k in progress]):
         wanted_lessons = {(k[1], k[2], lesson) for k in chunk for lesson in touched[k].lessons}
         for lr in _fetch(conn, LEARN_LESSONS, LESSON_READ, site, chunk,
                          ("lesson_id", sorted({w[2] for w in wanted_lessons}))):
