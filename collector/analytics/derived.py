@@ -160,7 +160,8 @@ class DerivedTables:
             messages.append([batch.unusable[0]])
         for errors in messages:
             minute[3] += 1
-            for reason in dict.fromkeys(e[:MAX_REASON] for e in errors):
+            for reason in dict.fromkeys(e[:MAX_REASON].replace("\x00", "\ufffd")
+                                        for e in errors):
                 rk = (batch.site_id, hour, reason)
                 reasons[rk] = reasons.get(rk, 0) + 1
 

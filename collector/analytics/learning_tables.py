@@ -79,7 +79,13 @@ def number(value: Any) -> float | None:
 
 
 def response_text(resvalues: Any) -> str | None:
-    """``resvalues`` as people read it: ``[{"answer": "b"}]`` -> ``b``."""
+    """``resvalues`` as people read it: ``[{"answer": "b"}]`` -> ``b`` (U+0000, which
+    PostgreSQL text cannot hold, shown as U+FFFD)."""
+    text = _response_text(resvalues)
+    return text.replace("\x00", "\ufffd") if text else text
+
+
+def _response_text(resvalues: Any) -> str | None:
     if resvalues is None or resvalues == []:
         return None
     if isinstance(resvalues, list) and len(resvalues) == 1:  # what tracker.js sends

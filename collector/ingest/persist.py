@@ -83,6 +83,11 @@ class SessionChains:
             self._roots.update(roots)
 
 
+def _nul_free(text: str | None) -> str | None:
+    """A refused event's text as PostgreSQL can hold it (U+0000 shown as U+FFFD)."""
+    return text.replace("\x00", "\ufffd") if text else text
+
+
 def text_of(raw: bytes, limit: int | None = None) -> str:
     """Stored text of received bytes (lossless for valid UTF-8 JSON, NUL-free for PG)."""
     if limit is not None and len(raw) > limit:
@@ -221,7 +226,7 @@ def _rejected_rows(batch: PreparedBatch) -> Iterable[dict[str, Any]]:
         yield {**base, "batch_index": None, "mid": None, "reasons": json.dumps([reason]),
                "payload": text_of(raw, MAX_RAW_QUARANTINE)}
     for rej in batch.rejected:
-        yield {**base, "batch_index": rej.index, "mid": rej.mid,
+        yield {**base, "batch_index": rej.index, "mid": _nul_free(rej.mid),
                "reasons": json.dumps(rej.errors), "payload": text_of(rej.raw)}
 
 

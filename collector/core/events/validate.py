@@ -177,9 +177,10 @@ def _check(event: Any, raw: bytes, index: int, now_ms: int) -> ValidEvent | Reje
 
     page_id = getattr(edata, "pageid", None) if edata is not None else None
     uri = edata.uri if eid == "IMPRESSION" else None
-    if b"\\u0000" in raw and _has_nul(event, page_id, uri):
+    target = edata.id if eid == "INTERACT" else None
+    if b"\\u0000" in raw and _has_nul(event, page_id, uri, target):
         # PostgreSQL text cannot hold U+0000; reject rather than silently alter ids.
-        errors.append("identifiers (mid, actor, context, object, edata type/pageid/uri) "
+        errors.append("identifiers (mid, actor, context, object, edata type/id/item id/pageid/uri) "
                       "must not contain U+0000")
     if errors:
         return RejectedEvent(index, raw, mid, errors)
@@ -203,16 +204,21 @@ def _check(event: Any, raw: bytes, index: int, now_ms: int) -> ValidEvent | Reje
         edata_type=edata_type,
         warnings=warnings,
         is_course_start=eid == "START" and edata_type == "course",
-        target=edata.id if eid == "INTERACT" else None,
+        target=target,
         env=ctx.env or None,
     )
 
 
 
-def _has_nul(event: Any, page_id: Any, uri: Any) -> bool:
+def _has_nul(event: Any, page_id: Any, uri: Any, target: Any) -> bool:
     ctx = event.context
-    values = [event.mid, event.actor.id, ctx.sid, ctx.did, page_id, uri,
+    values = [event.mid, event.actor.id, ctx.sid, ctx.did, ctx.env, page_id, uri,
               getattr(event.edata, "type", None)]
+    if target is not None:  # an INTERACT's edata.id: the dashboards' click target
+        values.append(target)
+    item = getattr(event.edata, "item", None)  # an ASSESS's item: the item analysis key
+    if item is not None:
+        values.append(getattr(item, "id", None))
     values += [c.id for c in ctx.cdata] + [c.type for c in ctx.cdata]
     if event.object is not None:
         values += [event.object.id, event.object.type]
