@@ -41,7 +41,7 @@ import psycopg
 import websockets
 from sqlalchemy.engine import make_url
 
-from collector.bench.server import ServerProcess
+from collector.bench.server import ServerProcess, proc_stats
 from collector.bench.synthetic import synthetic_events
 from collector.core.events.validate import ValidEvent, validate_event
 from collector.ingest.persist import EVENT_COLUMNS, PreparedBatch, event_values
@@ -110,20 +110,9 @@ def _client(url: str, events: int, batch: int, connections: int, compression: bo
 
 def process_group_cpu_seconds(pgid: int) -> float:
     """User + system CPU seconds of the live processes of process group ``pgid``."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue  # gone meanwhile
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid:  # field 5 of stat: the process group
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+    ticks = sum(int(fields[11]) + int(fields[12]) for _, fields in proc_stats()
+                if int(fields[2]) == pgid)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _bar(done: int, total: int, started: float) -> None:

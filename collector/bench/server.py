@@ -11,8 +11,27 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+
+def proc_stats() -> Iterator[tuple[int, list[str]]]:
+    """(pid, fields of /proc/<pid>/stat after the command name) of every live process.
+
+    The fields start at stat's field 3 (state): [1] is the parent, [2] the process
+    group, [11] and [12] user and system CPU in clock ticks.
+    """
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue  # gone meanwhile
+        # The command name is in parentheses and may itself hold spaces or parentheses.
+        yield int(entry), stat[stat.rindex(")") + 2:].split()
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from collector.bench.ingest import fresh_database
 from collector.bench.load import LoadPlan, LoadTotals, percentile, run_load
-from collector.bench.server import ServerProcess
+from collector.bench.server import ServerProcess, proc_stats
 from collector.storage.engine import make_engine
 from collector.storage.models import Event, Site
 
@@ -33,19 +33,7 @@ SITE = "default"  # the site `collector serve` creates on an empty database
 
 def server_pids(master: int) -> list[int]:
     """The gunicorn master and its workers (children found through /proc)."""
-    pids = [master]
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # Field 4 (ppid) comes after the command name, which is in parentheses.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-            pids.append(int(entry))
-    return pids
+    return [master] + [pid for pid, fields in proc_stats() if int(fields[1]) == master]
 
 
 def _status_kb(pid: int, field_name: str) -> int:

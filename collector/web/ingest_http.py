@@ -178,6 +178,8 @@ def cors_headers(resp: Response) -> Response:
         resp.status_code != 403 or request.method != "OPTIONS"
     ) and _origin_listed(origin):
         resp.headers["Access-Control-Allow-Origin"] = origin
+        # Lesson pages read Retry-After to pace their resend after a 429 or 503.
+        resp.headers["Access-Control-Expose-Headers"] = "Retry-After"
         resp.headers["Vary"] = "Origin"
     return resp
 

@@ -22,12 +22,12 @@ from collector.core.mapping.values import (
     uuid5_str,
 )
 from collector.core.mapping.xapi import (
+    assess_item,
     check_iri,
     course_iri,
     lesson_iri,
     quiz_iri,
     response_text,
-    score_of,
     summary_score,
 )
 
@@ -218,14 +218,10 @@ def _session_event(facts: EventFacts, context: MappingContext, action: str) -> d
 
 def _item_completed(facts: EventFacts, context: MappingContext) -> list[dict[str, Any]] | Skip:
     edata = facts.edata
-    item = edata.get("item")
-    check = item.get("id") if isinstance(item, dict) else None
-    if not isinstance(check, str) or not check.strip():
-        return Skip("bad-assess", "ASSESS without edata.item.id (the check id)", error=True)
-    assert isinstance(item, dict)
-    score = score_of(edata.get("score"), item.get("maxscore"), "ASSESS")
-    if isinstance(score, Skip):
-        return score
+    found = assess_item(edata)
+    if isinstance(found, Skip):
+        return found
+    check, item, score = found
     entity: dict[str, Any] = {"id": check_iri(facts.lesson, check), "type": "AssessmentItem",
                               "name": check}
     container = _container(facts)  # the lesson, else the course, else none

@@ -248,8 +248,9 @@ def score_of(raw_value: Any, max_value: Any, where: str) -> dict[str, Any] | Ski
     return score
 
 
-def _answered(facts: EventFacts, context: MappingContext) -> dict[str, Any] | Skip:
-    edata = facts.edata
+def assess_item(edata: dict[str, Any]
+                ) -> tuple[str, dict[str, Any], dict[str, Any] | None] | Skip:
+    """An ASSESS's check id, item and score (both standards map these the same way)."""
     item = edata.get("item")
     check = item.get("id") if isinstance(item, dict) else None
     if not isinstance(check, str) or not check.strip():
@@ -258,6 +259,15 @@ def _answered(facts: EventFacts, context: MappingContext) -> dict[str, Any] | Sk
     score = score_of(edata.get("score"), item.get("maxscore"), "ASSESS")
     if isinstance(score, Skip):
         return score
+    return check, item, score
+
+
+def _answered(facts: EventFacts, context: MappingContext) -> dict[str, Any] | Skip:
+    edata = facts.edata
+    found = assess_item(edata)
+    if isinstance(found, Skip):
+        return found
+    check, item, score = found
     result: dict[str, Any] = {}
     if score is not None:
         result["score"] = score

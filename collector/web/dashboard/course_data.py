@@ -23,7 +23,7 @@ from collector.analytics.learners import (
 )
 from collector.storage.models import now_ms
 from collector.web.dashboard.course_figures import lesson_dropoff, lessons_lost, share_text
-from collector.web.dashboard.page_data import Cell, link, percent, utc
+from collector.web.dashboard.page_data import Cell, duration, link, percent, utc
 from collector.web.dashboard.params import int_param
 
 LEARNERS_SHOWN = 500  # rows on the page (at risk first); the CSV has every learner
@@ -38,15 +38,7 @@ class CourseRef:
 
 
 def seconds_text(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 172_800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+    return "" if seconds is None else duration(seconds * 1000)
 
 
 def number_text(value: float | None, digits: int = 2) -> str:
