@@ -147,7 +147,7 @@ def document() -> dict[str, Any]:
                 "answered `{\"id\", \"error\", \"code\", \"retry\"}` plus "
                 "`retry_after_ms` when known, with the codes of `params.err`: "
                 "INVALID_REQUEST, BODY_TOO_LARGE, RATE_LIMITED, STORAGE_UNAVAILABLE) is "
-                "described in the README; OpenAPI cannot describe WebSocket frames."),
+                "described in docs/API.md; OpenAPI cannot describe WebSocket frames."),
         },
         "paths": {
             "/v1/telemetry": _telemetry("ingestTelemetry"),

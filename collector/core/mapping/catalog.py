@@ -41,7 +41,7 @@ def _caliper_cell(row: dict[str, Any]) -> str:
 
 
 def markdown_table() -> str:
-    """The catalog as the Markdown table shown in the README."""
+    """The catalog as the Markdown table shown in docs/MAPPING.md."""
     lines = ["| V3 event | lesson call | when | xAPI verb | xAPI object (type) | Caliper |",
              "| --- | --- | --- | --- | --- | --- |"]
     for row in mapping_catalog()["rows"]:

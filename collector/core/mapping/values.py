@@ -9,7 +9,7 @@ import uuid
 from urllib.parse import quote, urljoin, urlsplit
 
 # Fixed namespaces: the same mid always gives the same statement / event id, on every
-# collector. Documented in the README (section xapi).
+# collector. Documented in docs/MAPPING.md.
 XAPI_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:collector:xapi")
 CALIPER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:collector:caliper")
 
