@@ -9,9 +9,10 @@ ability against the item's difficulty, so item analysis has real structure.
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 from typing import Any
+
+from collector.bench.synthetic import lesson_event
 
 COURSE = "bench-course"
 
@@ -25,19 +26,8 @@ def course_events(learners: int, *, lessons: int = 20, items: int = 40, seed: in
 
     def event(eid: str, ets: int, sid: str, actor: str, lesson: str | None,
               edata: dict[str, Any], obj: dict[str, Any] | None = None) -> dict[str, Any]:
-        cdata = [{"type": "Course", "id": COURSE}]
-        if lesson:
-            cdata.append({"type": "Lesson", "id": lesson})
-        ev: dict[str, Any] = {
-            "eid": eid, "ets": ets, "ver": "3.0",
-            "mid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "actor": {"id": actor, "type": "User"},
-            "context": {"channel": "bench", "env": "course", "sid": sid, "did": "d-" + actor,
-                        "pdata": {"id": "collector.bench", "ver": "1.0"}, "cdata": cdata},
-            "edata": edata, "tags": []}
-        if obj:
-            ev["object"] = obj
-        return ev
+        return lesson_event(eid, ets, sid, actor, COURSE, lesson, edata, obj, rng,
+                            env="course")
 
     for n in range(learners):
         actor = f"student-{n:05d}"

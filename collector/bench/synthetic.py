@@ -12,8 +12,10 @@ LESSONS = ("intro", "practice", "quiz", "review", "summary")
 BLOCKS = ("video", "hint", "branch-a", "branch-b", "next")
 
 
-def _event(eid: str, ets: int, sid: str, actor: str, course: str, lesson: str | None,
-           edata: dict[str, Any], obj: dict[str, Any] | None, rng: random.Random) -> dict[str, Any]:
+def lesson_event(eid: str, ets: int, sid: str, actor: str, course: str, lesson: str | None,
+                 edata: dict[str, Any], obj: dict[str, Any] | None, rng: random.Random,
+                 env: str = "lesson") -> dict[str, Any]:
+    """One V3 event of ``actor`` in ``course`` (and ``lesson``), with a random mid."""
     cdata = [{"type": "Course", "id": course}]
     if lesson:
         cdata.append({"type": "Lesson", "id": lesson})
@@ -21,7 +23,7 @@ def _event(eid: str, ets: int, sid: str, actor: str, course: str, lesson: str | 
         "eid": eid, "ets": ets, "ver": "3.0",
         "mid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "actor": {"id": actor, "type": "User"},
-        "context": {"channel": "bench", "env": "lesson", "sid": sid, "did": "d-" + actor,
+        "context": {"channel": "bench", "env": env, "sid": sid, "did": "d-" + actor,
                     "pdata": {"id": "collector.bench", "ver": "1.0", "pid": "tracker"},
                     "cdata": cdata},
         "edata": edata, "tags": [],
@@ -38,13 +40,13 @@ def session_events(rng: random.Random, start_ms: int, index: int,
     sid = f"s-{index}-{rng.getrandbits(32):08x}"
     course = rng.choice(COURSES)
     ets = start_ms
-    yield _event("START", ets, sid, actor, course, None, {"type": "course"},
+    yield lesson_event("START", ets, sid, actor, course, None, {"type": "course"},
                  {"id": course, "type": "Course"}, rng)
     produced = 1
     while produced < length:
         lesson = rng.choice(LESSONS)
         ets += rng.randint(500, 20_000)
-        yield _event("IMPRESSION", ets, sid, actor, course, lesson,
+        yield lesson_event("IMPRESSION", ets, sid, actor, course, lesson,
                      {"type": "view", "pageid": lesson, "uri": f"/course/{course}/{lesson}"},
                      None, rng)
         produced += 1
@@ -55,12 +57,12 @@ def session_events(rng: random.Random, start_ms: int, index: int,
             if rng.random() < 0.25:
                 check = f"q{rng.randint(1, 5)}"
                 correct = rng.random() < 0.6
-                yield _event("ASSESS", ets, sid, actor, course, lesson, {
+                yield lesson_event("ASSESS", ets, sid, actor, course, lesson, {
                     "item": {"id": check, "maxscore": 1}, "pass": "Yes" if correct else "No",
                     "score": 1 if correct else 0, "resvalues": [{"answer": rng.choice("abcd")}],
                     "duration": rng.randint(2, 60)}, None, rng)
             else:
-                yield _event("INTERACT", ets, sid, actor, course, lesson, {
+                yield lesson_event("INTERACT", ets, sid, actor, course, lesson, {
                     "type": "CLICK", "id": rng.choice(BLOCKS), "pageid": lesson}, None, rng)
             produced += 1
 
