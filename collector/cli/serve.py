@@ -49,9 +49,10 @@ def limit_malloc_arenas() -> None:
 
     glibc gives each thread that allocates concurrently an arena of its own, up to eight
     per core, and returns their freed memory to the system only from the top. With one
-    thread per WebSocket, resident memory creeps up for minutes after warm-up although
-    Python's own allocations stay flat; with two arenas it levels off (the soak bench
-    reports ``rss_growth_last_30s``). Elsewhere than glibc this does nothing.
+    thread per WebSocket, resident memory creeps up after warm-up although Python's own
+    allocations stay flat (tracemalloc); fewer arenas mean less memory held per thread.
+    ``collector bench soak`` reports the growth (``rss_growth_last_30s``). Elsewhere than
+    glibc this does nothing.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
