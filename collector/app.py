@@ -8,8 +8,6 @@ from typing import Any
 
 from flask import Flask
 
-__all__ = ["create_app", "shutdown"]
-
 from collector import config
 from collector.analytics import derived, event_warnings, learning_tables, live_feed
 from collector.ingest import pipeline
@@ -35,6 +33,8 @@ from collector.web import (
 )
 from collector.web.dashboard import course_views
 from collector.web.dashboard import views as dashboard
+
+__all__ = ["create_app", "shutdown"]
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
