@@ -223,6 +223,39 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+@pytest.fixture
+def dashboard_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
+    """A Chromium page logged in as admin on ``live_server``, on /dashboard."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard")
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def cli_apps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Flask]]:
+    """Apps the ``collector`` command builds, disposed afterwards (no connection left
+    open). The CLI looks ``create_app`` up at call time, so it is wrapped here."""
+    import collector.app  # the module whose attribute is wrapped
+
+    apps: list[Flask] = []
+    real = collector.app.create_app
+
+    def recording(*args: Any, **kwargs: Any) -> Flask:
+        apps.append(real(*args, **kwargs))
+        return apps[-1]
+
+    monkeypatch.setattr(collector.app, "create_app", recording)
+    yield apps
+    for app in apps:
+        get_engine(app).dispose()
+
+
 def log_in(client: Any, password: str = ADMIN_PASSWORD) -> None:
     """Log in as admin through the real form (CSRF token from the session)."""
     client.get("/login")

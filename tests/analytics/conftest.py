@@ -3,7 +3,7 @@ real pipeline (so the tables kept at ingest are what the reports read)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -11,7 +11,6 @@ import pytest
 from flask import Flask
 
 from collector.ingest.pipeline import IngestResult, get_pipeline
-from collector.storage.engine import get_engine
 from collector.storage.sites import get_directory
 from tests.factories import course_start, event, lesson_event
 
@@ -28,23 +27,12 @@ def ingest(app: Flask, events: Iterable[dict[str, Any]]) -> IngestResult:
 
 
 @pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[list[Flask]]:
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str,
+            cli_apps: list[Flask]) -> list[Flask]:
     """``collector`` commands on the test database; the apps they build are disposed."""
-    import collector.app  # the CLI looks create_app up at call time: wrap it here
-
-    apps: list[Flask] = []
-    real = collector.app.create_app
-
-    def recording(*args: Any, **kwargs: Any) -> Flask:
-        apps.append(real(*args, **kwargs))
-        return apps[-1]
-
-    monkeypatch.setattr(collector.app, "create_app", recording)
     monkeypatch.setenv("COLLECTOR_DATABASE_URL", database_url)
     monkeypatch.setenv("COLLECTOR_SECRET_KEY", "cli-test")
-    yield apps
-    for app in apps:
-        get_engine(app).dispose()
+    return cli_apps
 
 
 @pytest.fixture

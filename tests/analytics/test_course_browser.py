@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from collector.bench.course_traffic import COURSE, course_events
 from collector.storage.engine import session
 from collector.storage.sites import create_site
 from tests.analytics.conftest import T0, answer
-from tests.conftest import ADMIN_PASSWORD, LiveServer
+from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -24,16 +23,8 @@ XSS = "<img src=x onerror=window.__xss=1>"
 
 
 @pytest.fixture
-def page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.goto(live_server.url + "/login")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/dashboard")
-    yield page
-    context.close()
+def page(dashboard_page: Any) -> Any:
+    return dashboard_page
 
 
 def send(server: LiveServer, events: list[dict[str, Any]]) -> float:

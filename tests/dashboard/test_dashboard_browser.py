@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import ADMIN_PASSWORD, LiveServer
+from tests.conftest import LiveServer
 from tests.factories import course_start, lesson_event
 
 pytestmark = pytest.mark.browser
@@ -23,21 +22,8 @@ XSS = "<img src=x onerror=window.__xss=1><script>window.__xss=2</script>"
 
 
 @pytest.fixture
-def browser(chromium: Any) -> Any:
-    return chromium
-
-
-@pytest.fixture
-def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.goto(live_server.url + "/login")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/dashboard")
-    yield page
-    context.close()
+def page(dashboard_page: Any) -> Any:
+    return dashboard_page
 
 
 def send(server: LiveServer, events: list[dict[str, Any]]) -> float:

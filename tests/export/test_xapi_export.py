@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ from flask.testing import FlaskClient
 
 from collector.bench.synthetic import synthetic_events
 from collector.cli.main import main
-from collector.storage.engine import get_engine
 from tests.conftest import log_in
 from tests.factories import course_start, event, lesson_event
 from tests.forward.helpers import ingest
@@ -115,24 +113,6 @@ def test_caliper_export_envelopes_are_valid(filled_app: Flask) -> None:
         assert_valid_caliper(envelope)
     ids = [ev["id"] for e in envelopes for ev in e["data"]]
     assert len(ids) == len(set(ids))
-
-
-@pytest.fixture
-def cli_apps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Flask]]:
-    """Apps the CLI builds, disposed afterwards (no connection left open)."""
-    import collector.app
-
-    apps: list[Flask] = []
-    real = collector.app.create_app
-
-    def recording(*args: Any, **kwargs: Any) -> Flask:
-        apps.append(real(*args, **kwargs))
-        return apps[-1]
-
-    monkeypatch.setattr(collector.app, "create_app", recording)
-    yield apps
-    for app in apps:
-        get_engine(app).dispose()
 
 
 def test_cli_export_writes_the_same_statements(
