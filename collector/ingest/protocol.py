@@ -31,10 +31,6 @@ RATE_LIMITED = ErrorCode("RATE_LIMITED", 429, True, 1000)  # the bucket refills 
 # Nothing was stored; a short outage (restart, failover) is the common case.
 STORAGE_UNAVAILABLE = ErrorCode("STORAGE_UNAVAILABLE", 503, True, 2000)
 
-CODES: dict[str, ErrorCode] = {c.code: c for c in (
-    INVALID_REQUEST, INVALID_GZIP, INVALID_WRITE_KEY, ORIGIN_NOT_ALLOWED, BODY_TOO_LARGE,
-    UNSUPPORTED_ENCODING, RATE_LIMITED, STORAGE_UNAVAILABLE)}
-
 
 def error_frame(batch_id: Any, error: ErrorCode, message: str,
                 retry_after_ms: int | None = None) -> dict[str, Any]:
