@@ -128,6 +128,7 @@ class ClosingHandshakeServer(Server):
         self._room = threading.Condition()
         self.received_any = False  # the handler got a message (see finish)
         self.draining = False  # the reader refused a message and reads until the close
+        self.dropped = False  # the handler gave up on a peer that stopped reading
         super().__init__(environ, **options)
 
     def handshake(self) -> None:
@@ -143,6 +144,7 @@ class ClosingHandshakeServer(Server):
         try:
             super().send(data)
         except SendTimeout as exc:
+            self.dropped = True
             self.connected = False
             self.close_reason = CloseReason.ABNORMAL_CLOSURE
             self.event.set()
@@ -204,6 +206,9 @@ class ClosingHandshakeServer(Server):
             self._drain_until_peer_close()
         elif keep_going:
             self._wait_for_room()
+            # The handler may have dropped the peer while we waited (send timeout): the
+            # reader loop assigns what we return to ``connected``, so do not revive it.
+            keep_going = not self.dropped
         return keep_going
 
     def _buffer_full(self) -> bool:
