@@ -256,6 +256,15 @@ def cli_apps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Flask]]:
         get_engine(app).dispose()
 
 
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str,
+            cli_apps: list[Flask]) -> list[Flask]:
+    """``collector`` commands on the test database; the apps they build are disposed."""
+    monkeypatch.setenv("COLLECTOR_DATABASE_URL", database_url)
+    monkeypatch.setenv("COLLECTOR_SECRET_KEY", "cli-test")
+    return cli_apps
+
+
 def log_in(client: Any, password: str = ADMIN_PASSWORD) -> None:
     """Log in as admin through the real form (CSRF token from the session)."""
     client.get("/login")

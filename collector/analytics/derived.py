@@ -59,13 +59,24 @@ def fingerprint(key: KeyTuple) -> str:
 
 
 @dataclass(slots=True)
-class _SessionChunk:
+class SessionChunk:
     course_id: str | None
     env: str | None
     received: int
     tokens: list[tuple[int, int]] = field(default_factory=list)
     events: int = 0
     dup_starts: int = 0
+
+
+@dataclass(slots=True)
+class GroupCounts:
+    """Per table, what a group of batches adds (see ``DerivedTables.count``)."""
+
+    # (site, minute) -> [stored, course starts, course ends, rejected]
+    minutes: dict[tuple[int, int], list[int]]
+    reasons: dict[tuple[int, int, str], int]  # (site, hour, reason) -> rejected events
+    chunks: dict[tuple[int, str, str], SessionChunk]  # (site, chain, actor) -> tokens
+    hours: dict[tuple[int, int, int], int]  # (site, hour, key id) -> events
 
 
 class DerivedTables:
@@ -80,12 +91,28 @@ class DerivedTables:
     def __call__(self, conn: Connection, batches: Sequence[PreparedBatch],
                  outcomes: Sequence[BatchOutcome]) -> None:
         self._confirm_keys(conn)
+        counts = self.count(conn, batches, outcomes)
+        if counts.hours:
+            self._upsert_key_hours(conn, counts.hours)
+        if counts.chunks:
+            self._upsert_sessions(conn, counts.chunks)
+        if counts.minutes:
+            self._upsert_minutes(conn, counts.minutes)
+        if counts.reasons:
+            self._upsert_reasons(conn, counts.reasons)
+        if self.notify and any(o.stored for o in outcomes):
+            self._notify(conn, batches, outcomes)
+
+    def count(self, conn: Connection, batches: Sequence[PreparedBatch],
+              outcomes: Sequence[BatchOutcome]) -> GroupCounts:
+        """What the group adds to each dashboard table (interning new keys on the way).
+        Retracting events (``collector.lifecycle``) subtracts the same counts."""
         minutes: dict[tuple[int, int], list[int]] = {}
         reasons: dict[tuple[int, int, str], int] = {}
-        chunks: dict[tuple[int, str, str], _SessionChunk] = {}
+        chunks: dict[tuple[int, str, str], SessionChunk] = {}
         hours: dict[tuple[int, int, int], int] = {}
         cached = self._keys
-        unknown: list[tuple[KeyTuple, int, int, _SessionChunk | None]] = []  # not cached yet
+        unknown: list[tuple[KeyTuple, int, int, SessionChunk | None]] = []  # not cached yet
         for batch, outcome in zip(batches, outcomes, strict=True):
             site = batch.site_id
             hour = batch.received_at // 3_600_000
@@ -101,7 +128,7 @@ class DerivedTables:
                     skey = (site, ev.chain_id, ev.actor_id)
                     chunk = chunks.get(skey)
                     if chunk is None:
-                        chunk = chunks[skey] = _SessionChunk(
+                        chunk = chunks[skey] = SessionChunk(
                             ev.course_id, ev.env[:100] if ev.env else None, batch.received_at)
                     chunk.events += 1
                     if chunk.course_id is None:
@@ -138,16 +165,7 @@ class DerivedTables:
                     chunk.tokens.append((ets, key_id))
                 hk = (key[0], hour, key_id)
                 hours[hk] = hours.get(hk, 0) + 1
-        if hours:
-            self._upsert_key_hours(conn, hours)
-        if chunks:
-            self._upsert_sessions(conn, chunks)
-        if minutes:
-            self._upsert_minutes(conn, minutes)
-        if reasons:
-            self._upsert_reasons(conn, reasons)
-        if self.notify and any(o.stored for o in outcomes):
-            self._notify(conn, batches, outcomes)
+        return GroupCounts(minutes, reasons, chunks, hours)
 
     # --- rejected ------------------------------------------------------------------
 
@@ -211,7 +229,7 @@ class DerivedTables:
 
     @staticmethod
     def _upsert_sessions(conn: Connection,
-                         chunks: dict[tuple[int, str, str], _SessionChunk]) -> None:
+                         chunks: dict[tuple[int, str, str], SessionChunk]) -> None:
         rows = []
         for (site, session_id, actor), chunk in sorted(chunks.items(), key=lambda i: i[0]):
             chunk.tokens.sort()

@@ -46,9 +46,10 @@ def _warning_upsert(dialect: str) -> object:
 WARNING_UPSERT = PreparedUpsert(_warning_upsert)
 
 
-def count_warnings(conn: Connection, batches: Sequence[PreparedBatch],
-                   outcomes: Sequence[BatchOutcome]) -> None:
-    """Persist hook: one counter row per (site, hour, kind of warning) touched."""
+def warning_counts(batches: Sequence[PreparedBatch], outcomes: Sequence[BatchOutcome]
+                   ) -> tuple[dict[tuple[int, int, str], int], dict[tuple[int, int, str], str]]:
+    """Per (site, hour, kind of warning): how many stored events carry it, and the mid
+    of the latest of them."""
     counts: dict[tuple[int, int, str], int] = {}
     examples: dict[tuple[int, int, str], str] = {}
     for batch, outcome in zip(batches, outcomes, strict=True):
@@ -60,6 +61,13 @@ def count_warnings(conn: Connection, batches: Sequence[PreparedBatch],
                 key = (batch.site_id, hour, kind)
                 counts[key] = counts.get(key, 0) + 1
                 examples[key] = ev.mid  # the latest event is the example
+    return counts, examples
+
+
+def count_warnings(conn: Connection, batches: Sequence[PreparedBatch],
+                   outcomes: Sequence[BatchOutcome]) -> None:
+    """Persist hook: one counter row per (site, hour, kind of warning) touched."""
+    counts, examples = warning_counts(batches, outcomes)
     if counts:
         WARNING_UPSERT.execute(conn, [
             {"site_id": s, "hour": h, "warning": w, "events": n,

@@ -310,7 +310,7 @@ def fail_streak(attempts: Iterable[Attempt]) -> int:
     return streak
 
 
-class _Totals:
+class Totals:
     """Changes to the per-course, per-lesson and per-item rows of one group."""
 
     def __init__(self) -> None:
@@ -349,9 +349,9 @@ class LearningTables:
             return
         keys = sorted(touched)
         if is_postgres(conn):
-            _lock_learners(conn, keys)
+            lock_learners(conn, keys)
         progress, attempts, lessons = _read_state(conn, keys, touched)
-        totals = _Totals()
+        totals = Totals()
         progress_rows: list[tuple[Any, ...]] = []
         attempt_rows: list[tuple[Any, ...]] = []
         lesson_rows: list[tuple[Any, ...]] = []
@@ -406,10 +406,10 @@ class LearningTables:
             LESSON_UPSERT.execute_tuples(conn, LESSON_COLUMNS, lesson_rows)
         if attempt_rows:
             ATTEMPT_UPSERT.execute_tuples(conn, ATTEMPT_COLUMNS, attempt_rows)
-        _write_totals(conn, totals)
+        write_totals(conn, totals)
 
     @staticmethod
-    def _item_deltas(totals: _Totals, site: int, course: str, old: dict[str, Attempt],
+    def _item_deltas(totals: Totals, site: int, course: str, old: dict[str, Attempt],
                      new: dict[str, Attempt]) -> None:
         before = item_contributions(old)
         after = item_contributions(new)
@@ -425,7 +425,7 @@ class LearningTables:
                 row[i] += value - (was[i] if was else 0)
 
     @staticmethod
-    def _lesson_delta(totals: _Totals, site: int, course: str, lesson_id: str,
+    def _lesson_delta(totals: Totals, site: int, course: str, lesson_id: str,
                       old: Lesson | None, new: Lesson) -> None:
         row = totals.lessons.setdefault((site, course, lesson_id), [0, 0, 0, new.first_ets])
         row[0] += old is None
@@ -436,7 +436,7 @@ class LearningTables:
                         new.seconds)
 
     @staticmethod
-    def _course_delta(totals: _Totals, site: int, course: str, old: Progress | None,
+    def _course_delta(totals: Totals, site: int, course: str, old: Progress | None,
                       new: Progress) -> None:
         if (old is not None and old.last_ets >= new.last_ets and old.started == new.started
                 and old.completed == new.completed):
@@ -458,7 +458,7 @@ class LearningTables:
                         old.seconds_to_complete if old else None, new.seconds_to_complete)
 
 
-def _lock_learners(conn: Connection, keys: list[LearnerKey]) -> None:
+def lock_learners(conn: Connection, keys: list[LearnerKey]) -> None:
     """Transaction locks on the learners, taken in one order by every writer."""
     ids = sorted({int.from_bytes(hashlib.blake2b(
         f"{site}\x1f{course}\x1f{actor}".encode(), digest_size=8).digest(), "big",
@@ -491,22 +491,22 @@ def _read_state(conn: Connection, keys: list[LearnerKey],
     progress: dict[LearnerKey, _Stored] = {}
     attempts: dict[LearnerKey, dict[str, Attempt]] = {}
     lessons: dict[LearnerKey, dict[str, Lesson]] = {}
-    for site, chunk in _chunks(keys):
+    for site, chunk in learner_chunks(keys):
         wanted = set(chunk)
-        for pr in _fetch(conn, LEARN_PROGRESS, PROGRESS_READ, site, chunk):
+        for pr in fetch_rows(conn, LEARN_PROGRESS, PROGRESS_READ, site, chunk):
             key = (site, pr[0], pr[1])
             if key in wanted:
                 progress[key] = _Stored(Progress(pr[2], pr[3], pr[4], pr[5]), pr[6], pr[7],
                                         pr[8])
-    for site, chunk in _chunks([k for k in keys if touched[k].attempts and k in progress]):
+    for site, chunk in learner_chunks([k for k in keys if touched[k].attempts and k in progress]):
         wanted = set(chunk)
-        for ar in _fetch(conn, LEARN_ATTEMPTS, ATTEMPT_READ, site, chunk):
+        for ar in fetch_rows(conn, LEARN_ATTEMPTS, ATTEMPT_READ, site, chunk):
             key = (site, ar[0], ar[1])
             if key in wanted:
                 attempts.setdefault(key, {})[ar[2]] = Attempt(*ar[3:])
-    for site, chunk in _chunks([k for k in keys if touched[k].lessons and k in progress]):
+    for site, chunk in learner_chunks([k for k in keys if touched[k].lessons and k in progress]):
         wanted_lessons = {(k[1], k[2], lesson) for k in chunk for lesson in touched[k].lessons}
-        for lr in _fetch(conn, LEARN_LESSONS, LESSON_READ, site, chunk,
+        for lr in fetch_rows(conn, LEARN_LESSONS, LESSON_READ, site, chunk,
                          ("lesson_id", sorted({w[2] for w in wanted_lessons}))):
             if (lr[0], lr[1], lr[2]) in wanted_lessons:
                 lessons.setdefault((site, lr[0], lr[1]), {})[lr[2]] = Lesson(*lr[3:])
@@ -521,7 +521,7 @@ LESSON_READ = ("course_id", "actor_id", "lesson_id", "first_ets", "started_ets",
                "completed_ets", "duration")
 
 
-def _fetch(conn: Connection, table: Table, columns: tuple[str, ...], site: int,
+def fetch_rows(conn: Connection, table: Table, columns: tuple[str, ...], site: int,
            chunk: list[LearnerKey], *also: tuple[str, list[str]]) -> Iterable[Any]:
     """``columns`` of the rows of ``table`` in ``site`` whose course and learner are
     among the chunk's (and each ``also`` column among its values), as plain SQL: the
@@ -544,7 +544,7 @@ def _fetch(conn: Connection, table: Table, columns: tuple[str, ...], site: int,
     return conn.exec_driver_sql(sql, {"site_id": site, **dict(where)})
 
 
-def _chunks(keys: list[LearnerKey]) -> Iterable[tuple[int, list[LearnerKey]]]:
+def learner_chunks(keys: list[LearnerKey]) -> Iterable[tuple[int, list[LearnerKey]]]:
     """(site, up to READ_CHUNK of its learners) in key order."""
     by_site: dict[int, list[LearnerKey]] = {}
     for key in keys:
@@ -577,7 +577,7 @@ def _progress_row(key: LearnerKey, events: list[tuple[int, str, int, int]],
              events[-1][1], len(events)), merged)
 
 
-def _write_totals(conn: Connection, totals: _Totals) -> None:
+def write_totals(conn: Connection, totals: Totals) -> None:
     if totals.courses:
         COURSE_UPSERT.execute_tuples(conn, COURSE_COLUMNS, [
             (*k, *v) for k, v in sorted(totals.courses.items())])

@@ -10,7 +10,7 @@ from flask.cli import FlaskGroup
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from collector import app as application
-from collector.cli import admin, bench, catalog, data, forward, report, serve
+from collector.cli import admin, bench, catalog, data, forward, lifecycle, report, serve
 from collector.storage.engine import StorageUnavailable
 
 NEEDS_UPGRADE = ("the database has no collector tables yet, or an older schema: run "
@@ -62,7 +62,8 @@ def main() -> None:
 
 for command in (serve.serve, admin.db_group, admin.site_group, admin.user_group, data.stats,
                 data.export, data.schema_group, catalog.catalog_group, forward.forward,
-                bench.bench_group, report.report):
+                bench.bench_group, report.report, lifecycle.learner_group,
+                lifecycle.events_group):
     main.add_command(command)
 
 

@@ -97,6 +97,7 @@ class Event(Base):
         UniqueConstraint("site_id", "mid", name="uq_events_site_mid"),
         Index("ix_events_site_id_ets", "site_id", "ets"),
         Index("ix_events_sid", "sid"),
+        Index("ix_events_site_id_actor_id", "site_id", "actor_id"),  # a learner's events
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -22,6 +22,8 @@ SITE_CREATED = "collector.site.created"
 USER_LOGGED_IN = "collector.user.logged_in"
 EXPORT_DOWNLOADED = "collector.export.downloaded"
 REGISTER = "collector.register"
+LEARNER_ERASED = "collector.learner.erased"
+EVENTS_PRUNED = "collector.events.pruned"
 
 # name -> (description, field descriptions); version 1 of each.
 AUDIT_EVENTS: dict[str, tuple[str, dict[str, str]]] = {
@@ -40,6 +42,16 @@ AUDIT_EVENTS: dict[str, tuple[str, dict[str, str]]] = {
         "kind": "What was exported: xapi, caliper or v3.",
         "format": "json or ndjson.",
         "filters": "The filters applied (since, until, course), null when unset.",
+    }),
+    LEARNER_ERASED: ("A learner's data was erased (collector learner erase). The learner's "
+                     "id is not recorded.", {
+        "site": "The site the learner was erased from.",
+        "removed": "Rows removed, per kind (events, quarantined, outbox, ...).",
+    }),
+    EVENTS_PRUNED: ("Events older than a date were removed (collector events prune).", {
+        "before": "The cut-off, ISO 8601: events with an earlier ets went.",
+        "site": "The site pruned, or null for every site.",
+        "removed": "Rows removed, per kind (events, quarantined, outbox, ...).",
     }),
     REGISTER: ("A browser registered an event type (ck('register', name, meta)).", {
         "name": "The dotted event name registered.",
@@ -85,3 +97,12 @@ def export_downloaded(app: Flask, *, user: str | None, kind: str, fmt: str,
     filters = {"since": since, "until": until, "course": course}
     record(app, EXPORT_DOWNLOADED,
            {"username": user, "kind": kind, "format": fmt, "filters": filters}, actor=user)
+
+
+def learner_erased(app: Flask, site: str, removed: dict[str, int]) -> None:
+    """Erasure is recorded without the learner's id: the record must not undo it."""
+    record(app, LEARNER_ERASED, {"site": site, "removed": removed})
+
+
+def events_pruned(app: Flask, before: str, site: str | None, removed: dict[str, int]) -> None:
+    record(app, EVENTS_PRUNED, {"before": before, "site": site, "removed": removed})

@@ -27,15 +27,6 @@ def ingest(app: Flask, events: Iterable[dict[str, Any]]) -> IngestResult:
 
 
 @pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str,
-            cli_apps: list[Flask]) -> list[Flask]:
-    """``collector`` commands on the test database; the apps they build are disposed."""
-    monkeypatch.setenv("COLLECTOR_DATABASE_URL", database_url)
-    monkeypatch.setenv("COLLECTOR_SECRET_KEY", "cli-test")
-    return cli_apps
-
-
-@pytest.fixture
 def store(any_app: Flask) -> Callable[[Iterable[dict[str, Any]]], IngestResult]:
     return lambda events: ingest(any_app, events)
 
