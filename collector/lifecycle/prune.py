@@ -1,10 +1,10 @@
 """Retention: events older than a date go, in batches, each its own short transaction.
 
-An event is old by its client time (``ets``, indexed per site); a quarantined row by
-the time it was received (it may have no usable ``ets``). Every batch removes up to
-``batch`` events with everything ingest derived from them (``retract``), so the
-dashboards agree with the events left after each commit, and ingest only ever waits for
-one batch's locks. A deadlock with ingest (PostgreSQL picks one side) retries the batch.
+An event is old by its client time (``ets``); a quarantined row by the time it was
+received (it may have no usable ``ets``). Every batch removes up to ``batch`` events
+with everything ingest derived from them (``retract``), so the dashboards agree with the
+events left after each commit, and ingest only ever waits for one batch's locks. A
+deadlock with ingest (PostgreSQL picks one side) retries the batch.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
@@ -79,30 +81,58 @@ def prune_events(engine: Engine, before_ms: int, *, site: str | None = None,
         if dry_run or not (events or rejected):
             continue
         done = 0
+        cursor = ""  # learner by learner: each is rebuilt about once, not once per batch
         while True:
-            removed = _one_batch(engine, site_id, before_ms, batch)
-            if not (removed.events or removed.quarantined):
+            removed, rows = _one_batch(engine, partial(
+                _old_events, site_id=site_id, before_ms=before_ms, cursor=cursor, batch=batch))
+            if not rows:
+                break
+            cursor = rows[-1].actor_id
+            out.removed.add(removed)
+            done += removed.events
+            if progress is not None:
+                progress(name, done, events + rejected)
+        while True:
+            removed, rows = _one_batch(engine, partial(
+                _old_quarantine, site_id=site_id, before_ms=before_ms, batch=batch))
+            if not rows:
                 break
             out.removed.add(removed)
-            done += removed.events + removed.quarantined
+            done += removed.quarantined
             if progress is not None:
                 progress(name, done, events + rejected)
     out.seconds = time.monotonic() - started
     return out
 
 
-def _one_batch(engine: Engine, site_id: int, before_ms: int, batch: int) -> Removed:
+def _old_events(conn: Connection, *, site_id: int, before_ms: int, cursor: str,
+                batch: int) -> tuple[list[Any], list[Any]]:
+    """Up to ``batch`` old events, learner by learner from ``cursor`` on (index on site
+    and learner): a learner's remaining events are read once to rebuild it, so taking
+    all of a learner's old events together costs far less than taking them by time."""
+    e = EVENTS.c
+    return list(conn.execute(select(*EVENT_COLUMNS).where(
+        e.site_id == site_id, e.actor_id >= cursor, e.ets < before_ms)
+        .order_by(e.actor_id, e.ets, e.id).limit(batch)).all()), []
+
+
+def _old_quarantine(conn: Connection, *, site_id: int, before_ms: int, batch: int
+                    ) -> tuple[list[Any], list[Any]]:
+    q = REJECTED_EVENTS.c
+    return [], list(conn.execute(select(*REJECTED_COLUMNS).where(
+        q.site_id == site_id, q.received_at < before_ms)
+        .order_by(q.received_at, q.id).limit(batch)).all())
+
+
+def _one_batch(engine: Engine, rows: Callable[[Connection], tuple[list[Any], list[Any]]]
+               ) -> tuple[Removed, list[Any]]:
+    """One transaction: the rows chosen, retracted. Returns what went and the rows."""
     for attempt in range(RETRIES):
         try:
             with write_transaction(engine) as conn:
-                events = conn.execute(select(*EVENT_COLUMNS).where(
-                    EVENTS.c.site_id == site_id, EVENTS.c.ets < before_ms)
-                    .order_by(EVENTS.c.ets, EVENTS.c.id).limit(batch)).all()
-                q = REJECTED_EVENTS.c
-                rejected = conn.execute(select(*REJECTED_COLUMNS).where(
-                    q.site_id == site_id, q.received_at < before_ms)
-                    .order_by(q.received_at, q.id).limit(batch)).all()
-                return retract(conn, events, rejected, forget_course_starts=False)
+                events, rejected = rows(conn)
+                removed = retract(conn, events, rejected, forget_course_starts=False)
+                return removed, events or rejected
         except DBAPIError as exc:
             if attempt + 1 == RETRIES or "deadlock" not in str(exc.orig).lower():
                 raise
