@@ -31,7 +31,7 @@ from collector.storage.sites import SiteAuth, create_site
 INGEST_BATCH = 2000
 
 
-def _fill(url: str, events: int) -> int:
+def fill_database(url: str, events: int) -> int:
     """Store ``events`` synthetic events through the ingest pipeline; return the ets that
     splits off the first quarter."""
 
@@ -115,7 +115,7 @@ def _measure(url: str, until_ms: int | None, out: Path) -> dict[str, Any]:
 def run_export_bench(*, events: int = 200_000) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="collector-bench-export-") as tmp:
         url = f"sqlite:///{tmp}/bench.sqlite3"
-        quarter_until = _fill(url, events)
+        quarter_until = fill_database(url, events)
         sys.stderr.write("exporting about a quarter of the events...\n")
         quarter = _measure(url, quarter_until, Path(tmp) / "quarter.json")
         sys.stderr.write("exporting all events...\n")

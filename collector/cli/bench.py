@@ -10,6 +10,7 @@ import click
 from collector.bench.dashboard import run_dashboard_bench
 from collector.bench.export import run_export_bench
 from collector.bench.ingest import run_ingest_bench
+from collector.bench.lifecycle import run_lifecycle_bench
 from collector.bench.soak import run_soak
 
 
@@ -87,6 +88,22 @@ def bench_soak(clients: int, http_clients: int | None, seconds: float, batch: in
     result = run_soak(clients=clients, http_clients=http_clients, seconds=seconds, batch=batch,
                       interval=interval, resend_every=resend_every, database=database,
                       workers=workers, compression=compression == "on")
+    echo_result(result, as_json)
+
+
+@bench_group.command("lifecycle")
+@click.option("--events", default=200_000, show_default=True, type=click.IntRange(1000))
+@click.option("--database", help="A PostgreSQL server URL: the bench creates a fresh "
+              "database there and drops it after (default: a temp SQLite file).")
+@click.option("--batch", default=2000, show_default=True, type=click.IntRange(1, 50_000),
+              help="Events per prune transaction.")
+@click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object.")
+def bench_lifecycle(events: int, database: str | None, batch: int, as_json: bool) -> None:
+    """Erase the learner with the most events, then prune the oldest quarter of EVENTS."""
+    try:
+        result = run_lifecycle_bench(events=events, database=database, batch=batch)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--database") from None
     echo_result(result, as_json)
 
 
