@@ -65,6 +65,9 @@ class LoadPlan:
     resend_every: int = 50  # every Nth batch of a client is sent a second time
     drain_seconds: float = 60.0  # after `seconds`, how long to keep resending unacked
     compression: bool = True  # permessage-deflate on WebSockets, as browsers negotiate
+    # Number of the first client: a client's events (mids, sessions) follow from its
+    # number, so loads run side by side send different events only if they differ here.
+    first_client: int = 0
 
 
 class _Batches:
@@ -267,10 +270,11 @@ async def run_load(base_url: str, key: str, plan: LoadPlan,
     def give_up() -> bool:
         return time.monotonic() >= give_up_at
 
-    clients: list[_Client] = [
-        WsClient(ws_url, i, plan, totals, stop_new, give_up) for i in range(plan.ws_clients)]
-    clients += [HttpClient(base_url, key, plan.ws_clients + i, plan, totals, stop_new, give_up)
-                for i in range(plan.http_clients)]
+    first = plan.first_client
+    clients: list[_Client] = [WsClient(ws_url, first + i, plan, totals, stop_new, give_up)
+                              for i in range(plan.ws_clients)]
+    clients += [HttpClient(base_url, key, first + plan.ws_clients + i, plan, totals, stop_new,
+                           give_up) for i in range(plan.http_clients)]
     await asyncio.gather(*(c.run() for c in clients))
     return totals
 

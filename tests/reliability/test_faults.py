@@ -10,13 +10,16 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from collector.bench.load import LoadPlan
 from collector.bench.server import ServerProcess, free_port
 from tests.conftest import unavailable, wait_for
-from tests.reliability.conftest import BackgroundLoad, assert_exactly_once
+from tests.reliability.conftest import (
+    BackgroundLoad,
+    assert_exactly_once,
+    terminate_backends,
+)
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
@@ -58,15 +61,6 @@ def test_sigkill_mid_stream_then_restart(database: str, request: pytest.FixtureR
     assert_exactly_once(url, totals)
 
 
-def _terminate_backends(database: str) -> int:
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True,
-                         connect_timeout=5) as admin:
-        rows = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                             "WHERE datname = %s AND pid <> pg_backend_pid()",
-                             (database,)).fetchall()
-    return sum(1 for (ok,) in rows if ok)
-
-
 def test_postgresql_connections_terminated_under_load(pg_url: str, tmp_path: Path) -> None:
     """The shared PostgreSQL is never restarted: every backend of the test database is
     terminated instead, three times, while the clients stream."""
@@ -78,7 +72,7 @@ def test_postgresql_connections_terminated_under_load(pg_url: str, tmp_path: Pat
         for round_ in range(3):
             wait_for(lambda r=round_: load.acked() >= 300 * (r + 1), 30,
                      f"{300 * (round_ + 1)} acked events")
-            terminated += _terminate_backends(pg_url.rsplit("/", 1)[1])
+            terminated += terminate_backends(pg_url.rsplit("/", 1)[1])
         at_last = load.acked()
         totals = load.finish(timeout=PLAN.seconds + PLAN.drain_seconds + 30)
     finally:

@@ -27,38 +27,13 @@ from tests.conftest import wait_for
 from tests.dashboard.test_live_socket import _login_cookie, frames_until
 from tests.factories import course_start, event
 from tests.forward.conftest import Receiver
-from tests.reliability.conftest import BackgroundLoad
+from tests.reliability.conftest import BackgroundLoad, Nodes
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PLAN = LoadPlan(ws_clients=5, http_clients=2, seconds=5.0, batch=20, interval=0.02,
                 resend_every=7, drain_seconds=40.0)
-
-
-class Nodes:
-    """Two nodes on one database; ``key`` and ``password`` come from the first one."""
-
-    def __init__(self, url: str, tmp_path: Path, env: dict[str, str]) -> None:
-        base = {"COLLECTOR_RATE_LIMIT": "0", **env}
-        self.a = ServerProcess(url, instance=tmp_path / "node-a", threads=48, env=base)
-        self.b = ServerProcess(url, instance=tmp_path / "node-b", threads=48, env=base)
-
-    def start(self) -> Nodes:
-        self.a.start(timeout=60)  # the first node bootstraps site 'default' and 'admin'
-        self.b.start(timeout=60)
-        assert self.a.write_key and self.a.admin_password
-        assert self.b.write_key is None, "the second node must find the database set up"
-        return self
-
-    @property
-    def key(self) -> str:
-        assert self.a.write_key is not None
-        return self.a.write_key
-
-    def stop(self) -> None:
-        self.a.kill()
-        self.b.kill()
 
 
 @pytest.fixture
