@@ -87,21 +87,26 @@ class DerivedTables:
         self._keys: dict[KeyTuple, int] = {}
         self._unconfirmed: dict[KeyTuple, int] = {}  # learned in a group not yet known committed
         self._site_names: dict[int, str] = {}
+        self._pending: tuple[Sequence[PreparedBatch], GroupCounts] | None = None
 
     def __call__(self, conn: Connection, batches: Sequence[PreparedBatch],
                  outcomes: Sequence[BatchOutcome]) -> None:
         self._confirm_keys(conn)
         counts = self.count(conn, batches, outcomes)
-        if counts.hours:
-            self._upsert_key_hours(conn, counts.hours)
         if counts.chunks:
             self._upsert_sessions(conn, counts.chunks)
-        if counts.minutes:
-            self._upsert_minutes(conn, counts.minutes)
-        if counts.reasons:
-            self._upsert_reasons(conn, counts.reasons)
+        self._pending = (batches, counts)
         if self.notify and any(o.stored for o in outcomes):
             self._notify(conn, batches, outcomes)
+
+    def write_counters(self, conn: Connection, batches: Sequence[PreparedBatch],
+                       outcomes: Sequence[BatchOutcome]) -> None:
+        """Counter hook: events per key and hour, per minute, per rejection reason (rows
+        every writer updates), written last in the transaction."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending[0] is not batches:
+            return
+        write_counts(conn, pending[1])
 
     def count(self, conn: Connection, batches: Sequence[PreparedBatch],
               outcomes: Sequence[BatchOutcome]) -> GroupCounts:
@@ -297,6 +302,16 @@ class DerivedTables:
         conn.execute(select(func.pg_notify(LIVE_CHANNEL, payload)))
 
 
+def write_counts(conn: Connection, counts: GroupCounts) -> None:
+    """Add a group's counts to the key-hour, minute and reason rows (in this order)."""
+    if counts.hours:
+        DerivedTables._upsert_key_hours(conn, counts.hours)
+    if counts.minutes:
+        DerivedTables._upsert_minutes(conn, counts.minutes)
+    if counts.reasons:
+        DerivedTables._upsert_reasons(conn, counts.reasons)
+
+
 def notify_summary(site: str, ev: ValidEvent) -> dict[str, Any]:
     """The ``live_summary`` of ingest, with long strings cut to fit a notification."""
 
@@ -314,5 +329,6 @@ def init_app(app: Flask) -> None:
     """Keep the dashboard tables in every ingest transaction; cache interned keys."""
     app.extensions["collector.key_catalog"] = KeyCatalog()
     postgres = is_postgres(get_engine(app))
-    get_pipeline(app).in_transaction(
-        DerivedTables(notify=postgres and not app.config.get("REDIS_URL")))
+    hook = DerivedTables(notify=postgres and not app.config.get("REDIS_URL"))
+    get_pipeline(app).in_transaction(hook)
+    get_pipeline(app).in_transaction(hook.write_counters, counters=True)

@@ -77,7 +77,7 @@ def count_warnings(conn: Connection, batches: Sequence[PreparedBatch],
 
 def init_app(app: Flask) -> None:
     """Count warnings in every ingest transaction."""
-    get_pipeline(app).in_transaction(count_warnings)
+    get_pipeline(app).in_transaction(count_warnings, counters=True)
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ Every step is additive or scoped to locked learners, so ingest may run meanwhile
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection, text
 
@@ -50,21 +50,31 @@ _NO_MAX = 0
 
 def rebuild_learners(conn: Connection, keys: Sequence[LearnerKey],
                      batches: Sequence[PreparedBatch],
-                     outcomes: Sequence[BatchOutcome]) -> None:
+                     outcomes: Sequence[BatchOutcome]) -> Callable[[Connection], None]:
     """Make ``keys``' learning rows those of the events in ``outcomes`` (each learner's
-    remaining events, all of them; none for a learner who has none left)."""
+    remaining events, all of them; none for a learner who has none left).
+
+    Returns what is left to write to the totals (rows every writer updates): call it
+    where ingest writes its counters, after everything else, so that both lock rows in
+    the same order."""
     keys = sorted(set(keys))
     if not keys:
-        return
+        return lambda conn: None
     if is_postgres(conn):
         lock_learners(conn, keys)
     totals = Totals()
     for site, chunk in learner_chunks(keys):
         _subtract_stored(conn, site, chunk, totals)
         _delete_rows(conn, site, chunk)
-    write_totals(conn, totals)
-    LearningTables()(conn, batches, outcomes)
-    _recompute_bounds(conn, sorted({(site, course) for site, course, _ in keys}))
+    hook = LearningTables()
+    hook(conn, batches, outcomes)
+
+    def write_counters(conn: Connection) -> None:
+        write_totals(conn, totals)
+        hook.write_counters(conn, batches, outcomes)
+        _recompute_bounds(conn, sorted({(site, course) for site, course, _ in keys}))
+
+    return write_counters
 
 
 def _subtract_stored(conn: Connection, site: int, chunk: list[LearnerKey],

@@ -340,10 +340,15 @@ class Totals:
 
 
 class LearningTables:
-    """``PersistHook`` keeping the ``learn_*`` tables."""
+    """``PersistHook`` keeping the ``learn_*`` tables: the learners' own rows, then (in
+    ``write_counters``, a counter hook) the totals. Run by the writer thread only."""
+
+    def __init__(self) -> None:
+        self._pending: tuple[Sequence[PreparedBatch], Totals] | None = None
 
     def __call__(self, conn: Connection, batches: Sequence[PreparedBatch],
                  outcomes: Sequence[BatchOutcome]) -> None:
+        self._pending = None
         touched = gather(batches, outcomes)
         if not touched:
             return
@@ -406,7 +411,15 @@ class LearningTables:
             LESSON_UPSERT.execute_tuples(conn, LESSON_COLUMNS, lesson_rows)
         if attempt_rows:
             ATTEMPT_UPSERT.execute_tuples(conn, ATTEMPT_COLUMNS, attempt_rows)
-        write_totals(conn, totals)
+        self._pending = (batches, totals)
+
+    def write_counters(self, conn: Connection, batches: Sequence[PreparedBatch],
+                       outcomes: Sequence[BatchOutcome]) -> None:
+        """Counter hook: the group's changes to the per-course, per-lesson and per-item
+        totals (rows every writer updates), written last in the transaction."""
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] is batches:
+            write_totals(conn, pending[1])
 
     @staticmethod
     def _item_deltas(totals: Totals, site: int, course: str, old: dict[str, Attempt],
@@ -539,9 +552,17 @@ def fetch_rows(conn: Connection, table: Table, columns: tuple[str, ...], site: i
                                                   for v in values))))
         finally:
             cur.close()
-    sql = head + "%(site_id)s" + "".join(f" AND {name} = ANY(%({name})s)"
-                                         for name, _ in where)
-    return conn.exec_driver_sql(sql, {"site_id": site, **dict(where)})
+    # PostgreSQL: one primary-key lookup per (course, learner) pair. "= ANY" on both
+    # columns, or a plain join with the pairs, was planned as a scan of every row of the
+    # site whenever the table's statistics were missing or stale (a fresh or fast-growing
+    # table); a LATERAL subquery that cannot be flattened (OFFSET 0) is always probed.
+    sql = (f"SELECT {', '.join('t.' + c for c in columns)} FROM unnest("
+           "CAST(%(courses)s AS text[]), CAST(%(actors)s AS text[])) AS k(course_id, actor_id) "
+           f"CROSS JOIN LATERAL (SELECT * FROM {table.name} x WHERE x.site_id = %(site_id)s "
+           "AND x.course_id = k.course_id AND x.actor_id = k.actor_id"
+           + "".join(f" AND x.{name} = ANY(%({name})s)" for name, _ in also) + " OFFSET 0) t")
+    return conn.exec_driver_sql(sql, {"site_id": site, "courses": [k[1] for k in chunk],
+                                      "actors": [k[2] for k in chunk], **dict(also)})
 
 
 def learner_chunks(keys: list[LearnerKey]) -> Iterable[tuple[int, list[LearnerKey]]]:
@@ -692,4 +713,6 @@ DURATION_UPSERT = PreparedUpsert(_add(LEARN_DURATIONS,
 
 def init_app(app: Flask) -> None:
     """Keep the learning-analytics tables in every ingest transaction."""
-    get_pipeline(app).in_transaction(LearningTables())
+    hook = LearningTables()
+    get_pipeline(app).in_transaction(hook)
+    get_pipeline(app).in_transaction(hook.write_counters, counters=True)

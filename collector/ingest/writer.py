@@ -15,7 +15,7 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
@@ -35,7 +35,7 @@ from collector.ingest.persist import (
 )
 from collector.ingest.timing import StepTimes
 from collector.storage.dialect import is_postgres
-from collector.storage.engine import StorageUnavailable, write_transaction
+from collector.storage.engine import StorageUnavailable, write_engine
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ class BatchWriter:
         self._pid = 0
         self._start_lock = threading.Lock()
         self._checkpointer: WalCheckpointer | None = None
+        self._conn: Connection | None = None  # the writer thread's own (see _transaction)
 
     def submit(self, batch: PreparedBatch) -> Future[BatchOutcome]:
         """Queue ``batch``; the future resolves after its commit (or fails)."""
@@ -119,6 +120,8 @@ class BatchWriter:
             return
         with self._start_lock:
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                if self._pid != os.getpid():
+                    self._conn = None  # a parent process's connection is not ours to use
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="collector-writer",
                                                 daemon=True)
@@ -127,11 +130,21 @@ class BatchWriter:
                     self._checkpointer = WalCheckpointer(self.engine)
                     self._checkpointer.start()
 
+    def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - a dead connection is dropped by the pool
+                log.debug("writer: closing a failed connection", exc_info=True)
+
     def close(self) -> None:
         """Stop the writer (after what is queued) and the checkpointer threads."""
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(30)
+        if self._thread is None or not self._thread.is_alive():
+            self._release()
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer.join(30)
@@ -224,8 +237,18 @@ class BatchWriter:
             fut.set_exception(StorageUnavailable(f"could not store: {reason}"))
 
     def _transaction(self, batches: list[PreparedBatch]) -> list[BatchOutcome]:
-        with write_transaction(self.engine) as conn:
-            outcomes, learned = persist_group(conn, batches, self.chains, self.hooks)
+        # One connection kept across groups: a pool checkout pings the server (a round
+        # trip per group). After any failure the connection goes back to the pool, which
+        # tests or replaces it on the next checkout.
+        if self._conn is None:
+            self._conn = write_engine(self.engine).connect()
+        conn = self._conn
+        try:
+            with conn.begin():
+                outcomes, learned = persist_group(conn, batches, self.chains, self.hooks)
+        except BaseException:
+            self._release()
+            raise
         self.chains.learn(learned)
         if self._checkpointer is not None:
             self._checkpointer.committed.set()

@@ -1,8 +1,9 @@
 """Removing stored events and quarantined rows, and everything ingest derived from them.
 
 ``retract`` runs in the caller's transaction and takes its locks in the order ingest
-takes them (events, quarantine and links; event-name counters; outbox; dashboard
-tables; learners; warnings), so it may run beside ingest on PostgreSQL. Counters are
+takes them (events, quarantine and links; outbox; sessions; learners; then the counter
+rows every writer updates: event names, dashboard counters, course totals, warnings),
+so it may run beside ingest on PostgreSQL. Counters are
 decremented by exactly what ingest added for the removed rows (the same counting code
 runs on them); session timelines lose the removed tokens; each touched learner is
 rebuilt from the events it has left (``analytics.learning_rebuild``).
@@ -15,7 +16,7 @@ pruning keeps them so a resent old course start is still recognised.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -75,12 +76,15 @@ def retract(conn: Connection, events: Sequence[Any], rejected: Sequence[Any],
     if forget_course_starts:
         out.course_starts = _delete_mids(conn, COURSE_STARTS, by_site)
     out.session_links = _forget_links(conn, events)
-    _count_names(conn, batches, outcomes)
     out.outbox = _delete_mids(conn, OUTBOX, by_site)
     counts = DerivedTables().count(conn, batches, outcomes)
-    _subtract_counters(conn, counts.hours, counts.minutes, counts.reasons)
     out.sessions = _cut_sessions(conn, counts.chunks)
-    out.learners_rebuilt = _rebuild_learners(conn, events)
+    keys, learning_totals = _rebuild_learners(conn, events)
+    out.learners_rebuilt = keys
+    # The rows every writer updates, last and in ingest's order (see Pipeline).
+    _count_names(conn, batches, outcomes)
+    _subtract_counters(conn, counts.hours, counts.minutes, counts.reasons)
+    learning_totals(conn)
     _subtract_warnings(conn, batches, outcomes)
     return out
 
@@ -207,12 +211,14 @@ def _cut_sessions(conn: Connection, chunks: dict[tuple[int, str, str], SessionCh
     return deleted
 
 
-def _rebuild_learners(conn: Connection, events: Sequence[Any]) -> int:
-    """Rebuild every (course, learner) of the removed events from the events left."""
+def _rebuild_learners(conn: Connection, events: Sequence[Any]
+                      ) -> tuple[int, Callable[[Connection], None]]:
+    """Rebuild every (course, learner) of the removed events from the events left;
+    returns how many, and the write of the totals still to do."""
     keys = sorted({(row.site_id, row.course_id, row.actor_id) for row in events
                    if row.course_id})
     if not keys:
-        return 0
+        return 0, lambda conn: None
     wanted = set(keys)
     remaining: list[Any] = []
     actors: dict[int, set[str]] = {}
@@ -226,8 +232,7 @@ def _rebuild_learners(conn: Connection, events: Sequence[Any]) -> int:
                 if (row.site_id, row.course_id, row.actor_id) in wanted:
                     remaining.append(row)
     batches, outcomes = as_group(remaining)
-    rebuild_learners(conn, keys, batches, outcomes)
-    return len(keys)
+    return len(keys), rebuild_learners(conn, keys, batches, outcomes)
 
 
 def _subtract_warnings(conn: Connection, batches: Sequence[PreparedBatch],
