@@ -54,7 +54,10 @@ def load_events(engine: Engine, site_id: int, events: int, session_length: int) 
     """Validate and store ``events`` generated events with the dashboard hook; seconds."""
 
     chains = SessionChains()
-    hooks: list[PersistHook] = [DerivedTables(), LearningTables()]
+    derived, learning = DerivedTables(), LearningTables()
+    # In the order the pipeline runs them: each table's own rows, then the counters.
+    hooks: list[PersistHook] = [derived, learning, derived.write_counters,
+                                learning.write_counters]
     started = time.perf_counter()
     pending: list[ValidEvent] = []
     done = 0

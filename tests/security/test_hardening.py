@@ -60,8 +60,10 @@ def test_api_errors_keep_their_documented_shape(app: Flask) -> None:
 REVIEWED_DYNAMIC_SQL = {
     ("collector/bench/ingest.py", "raw_sqlite_rate"): "bench: column names from a constant",
     ("collector/bench/ingest.py", "raw_postgres_rate"): "bench: column names from a constant",
-    ("collector/analytics/learning_tables.py", "_fetch"):
+    ("collector/analytics/learning_tables.py", "fetch_rows"):
         "column and table names from constants; every value is a bound parameter",
+    ("collector/analytics/learning_rebuild.py", "_delete_rows"):
+        "table names from constants; every value is a bound parameter",
     ("collector/bench/ingest.py", "fresh_database"):
         "bench: CREATE/DROP DATABASE take no bound name; the name is a label and random hex",
 }
