@@ -35,11 +35,14 @@ from collector.ingest.persist import (
 )
 from collector.ingest.timing import StepTimes
 from collector.storage.dialect import is_postgres
-from collector.storage.engine import StorageUnavailable, write_engine
+from collector.storage.engine import StorageUnavailable, write_engine, write_waiters
 
 log = logging.getLogger(__name__)
 
 MAX_GROUP_EVENTS = 10000
+# SQLite: after a commit, how long the writer waits at most for another thread of this
+# process that waits to begin a write (a dashboard save) to take the lock first.
+GIVE_WAY_SECONDS = 0.2
 _STOP: Any = object()
 
 
@@ -250,6 +253,9 @@ class BatchWriter:
             self._release()
             raise
         self.chains.learn(learned)
+        waiters = write_waiters(self.engine)
+        if waiters is not None and waiters.count:
+            waiters.give_way(GIVE_WAY_SECONDS)
         if self._checkpointer is not None:
             self._checkpointer.committed.set()
         return outcomes

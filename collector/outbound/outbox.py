@@ -229,7 +229,8 @@ def backfill(engine: Engine, target: str, since_ms: int | None = None,
     Events are read in pages of ``page`` by id (memory stays flat in the number of
     events), one short transaction per page. Only events stored before the start are
     considered (later ones are queued at ingest), and only outbox rows that existed at
-    the start are checked for "queued already": rows this run adds are of earlier pages.
+    the start are checked for "queued already" (held in memory while it runs): rows this
+    run adds are of earlier pages.
     """
     eids = sorted(XAPI_EIDS if target == "xapi" else CALIPER_EIDS)
     def mappable(eid: str, edata_type: str | None, lesson: str | None) -> bool:
@@ -239,14 +240,14 @@ def backfill(engine: Engine, target: str, since_ms: int | None = None,
 
     with engine.connect() as conn:
         last_event = conn.scalar(select(func.max(EVENTS.c.id))) or 0
-        last_queued = conn.scalar(select(func.max(OUTBOX.c.id))) or 0
-    queued = select(OUTBOX.c.id).where(
-        OUTBOX.c.target == target, OUTBOX.c.id <= last_queued,
-        OUTBOX.c.site_id == EVENTS.c.site_id, OUTBOX.c.mid == EVENTS.c.mid)
+        # What was queued at the start, read once: a NOT EXISTS per event had no index
+        # to use and rescanned the outbox for every event, holding the write lock.
+        queued = {(site, mid) for site, mid in conn.execute(
+            select(OUTBOX.c.site_id, OUTBOX.c.mid).where(OUTBOX.c.target == target))}
     source = select(EVENTS.c.id, EVENTS.c.site_id, EVENTS.c.mid, EVENTS.c.eid,
                     EVENTS.c.edata_type, EVENTS.c.lesson_id).where(
         EVENTS.c.eid.in_(eids), EVENTS.c.duplicate_of.is_(None),
-        EVENTS.c.id <= last_event, ~queued.exists())
+        EVENTS.c.id <= last_event)
     if since_ms is not None:
         source = source.where(EVENTS.c.ets >= since_ms)
     now = now_ms()
@@ -264,7 +265,8 @@ def backfill(engine: Engine, target: str, since_ms: int | None = None,
                  "next_attempt_at": 0,
                  "attempts": 0, "lease_until": 0, "lease_owner": None, "failed": False,
                  "last_error": None}
-                for r in rows if mappable(r.eid, r.edata_type, r.lesson_id)]
+                for r in rows if (r.site_id, r.mid) not in queued
+                and mappable(r.eid, r.edata_type, r.lesson_id)]
             if batch:
                 conn.execute(insert(OUTBOX), batch)
             count += len(batch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,43 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+class WriteWaiters:
+    """SQLite: how many threads of this process wait to begin a write transaction.
+
+    SQLite's busy handler polls with growing sleeps; a writer that commits back to back
+    (the ingest writer) takes the lock again before a waiting thread wakes, so a
+    dashboard save could wait for seconds. The ingest writer gives way after a commit
+    while this count is above zero (``give_way``).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.count = 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self.count -= 1
+            self._cond.notify_all()
+
+    def give_way(self, timeout: float) -> None:
+        """Wait until no other thread waits for the write lock, ``timeout`` at most."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.count == 0, timeout)
+
+
+def write_waiters(engine: Engine) -> WriteWaiters | None:
+    """The engine's ``WriteWaiters`` (SQLite), None for other databases."""
+    return getattr(engine, "collector_write_waiters", None)
+
+
 def _sqlite_setup(engine: Engine) -> None:
+    waiters = WriteWaiters()
+    engine.collector_write_waiters = waiters  # type: ignore[attr-defined]
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN so writers can take the lock up front.
@@ -72,8 +109,11 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get("sqlite_immediate")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get("sqlite_immediate"):
+            with waiters:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
 
 
 # Every write path begins its transaction through these. In WAL mode a deferred SQLite
