@@ -23,7 +23,7 @@ import msgspec
 
 from collector.app import create_app
 from collector.bench.synthetic import synthetic_events
-from collector.ingest.pipeline import get_pipeline
+from collector.ingest.pipeline import get_pipeline, shutdown
 from collector.outbound.export import ExportFilter, chunked, iter_xapi, stream_json
 from collector.storage.engine import get_engine, make_engine, session, upgrade
 from collector.storage.sites import SiteAuth, create_site
@@ -62,7 +62,7 @@ def fill_database(url: str, events: int) -> int:
     for item in pending:
         done += item.result().accepted
     sys.stderr.write(f"\rstored {done} events in {time.perf_counter() - started:.1f}s\n")
-    get_engine(app).dispose()
+    shutdown(app)  # the writer and checkpoint threads too, not only the connections
     ets.sort()
     return ets[len(ets) // 4]
 

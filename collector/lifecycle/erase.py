@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, select, text
 
-from collector.lifecycle.retract import Removed, retract
+from collector.lifecycle.retract import Removed, in_transaction, retract
 from collector.lifecycle.stored import EVENT_COLUMNS, REJECTED_COLUMNS
-from collector.storage.engine import write_transaction
 from collector.storage.models import COURSE_STARTS, DASH_SESSIONS, EVENTS, REJECTED_EVENTS, SITES
 
 
@@ -63,7 +62,7 @@ def erase_learner(engine: Engine, actor: str, site: str | None = None) -> Erasur
     ``site`` names the site; without it the learner must be known to one site at most
     (``AmbiguousLearner`` otherwise). A learner no site knows removes nothing.
     """
-    with write_transaction(engine) as conn:
+    def work(conn: Connection) -> Erasure:
         if site is not None and conn.execute(
                 select(SITES.c.id).where(SITES.c.name == site)).first() is None:
             raise ValueError(f"--site: no site named {site!r}")
@@ -85,6 +84,8 @@ def erase_learner(engine: Engine, actor: str, site: str | None = None) -> Erasur
             DASH_SESSIONS.c.site_id == site_id, DASH_SESSIONS.c.actor_id == actor)).rowcount
         _scrub_examples(conn, site_id, actor)
         return Erasure(name, removed)
+
+    return in_transaction(engine, work)
 
 
 def _scrub_examples(conn: Connection, site_id: int, actor: str) -> None:

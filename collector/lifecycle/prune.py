@@ -9,7 +9,6 @@ deadlock with ingest (PostgreSQL picks one side) retries the batch.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,17 +16,12 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.exc import DBAPIError
 
-from collector.lifecycle.retract import Removed, retract
+from collector.lifecycle.retract import Removed, in_transaction, retract
 from collector.lifecycle.stored import EVENT_COLUMNS, REJECTED_COLUMNS
-from collector.storage.engine import write_transaction
 from collector.storage.models import EVENTS, REJECTED_EVENTS, SITES
 
-log = logging.getLogger(__name__)
-
 BATCH = 2000
-RETRIES = 5
 
 
 @dataclass(slots=True)
@@ -127,14 +121,8 @@ def _old_quarantine(conn: Connection, *, site_id: int, before_ms: int, batch: in
 def _one_batch(engine: Engine, rows: Callable[[Connection], tuple[list[Any], list[Any]]]
                ) -> tuple[Removed, list[Any]]:
     """One transaction: the rows chosen, retracted. Returns what went and the rows."""
-    for attempt in range(RETRIES):
-        try:
-            with write_transaction(engine) as conn:
-                events, rejected = rows(conn)
-                removed = retract(conn, events, rejected, forget_course_starts=False)
-                return removed, events or rejected
-        except DBAPIError as exc:
-            if attempt + 1 == RETRIES or "deadlock" not in str(exc.orig).lower():
-                raise
-            log.warning("prune: batch met ingest in a deadlock, retrying (%s)", exc.orig)
-    raise AssertionError("unreachable")
+    def work(conn: Connection) -> tuple[Removed, list[Any]]:
+        events, rejected = rows(conn)
+        return retract(conn, events, rejected, forget_course_starts=False), events or rejected
+
+    return in_transaction(engine, work)

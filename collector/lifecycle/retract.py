@@ -16,11 +16,13 @@ pruning keeps them so a resent old course start is still recognised.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, delete, select, text
+from sqlalchemy import Connection, Engine, delete, select, text
+from sqlalchemy.exc import DBAPIError
 
 from collector.analytics import timeline
 from collector.analytics.derived import DerivedTables, SessionChunk
@@ -29,6 +31,7 @@ from collector.analytics.learning_rebuild import rebuild_learners
 from collector.ingest.persist import BatchOutcome, PreparedBatch
 from collector.lifecycle.stored import EVENT_COLUMNS, as_group, mids
 from collector.storage.dialect import is_postgres
+from collector.storage.engine import write_transaction
 from collector.storage.models import (
     COURSE_STARTS,
     DASH_SESSIONS,
@@ -39,7 +42,27 @@ from collector.storage.models import (
     SESSION_LINKS,
 )
 
+log = logging.getLogger(__name__)
+
 CHUNK = 500  # values per IN list
+RETRIES = 5
+
+T = TypeVar("T")
+
+
+def in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """``work`` in one write transaction; retried when PostgreSQL ends it to break a
+    deadlock with ingest (it picks one side; ingest's side would have been resent)."""
+    for attempt in range(RETRIES):
+        try:
+            with write_transaction(engine) as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            if attempt + 1 == RETRIES or "deadlock" not in str(exc.orig).lower():
+                raise
+            log.warning("lifecycle: a transaction met ingest in a deadlock, retrying (%s)",
+                        exc.orig)
+    raise AssertionError("unreachable")
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -45,6 +46,7 @@ from collector.storage.models import (
     LEARN_LESSON_STATS,
     LEARN_LESSONS,
     LEARN_PROGRESS,
+    OUTBOX,
     REJECTED_EVENTS,
     SESSION_LINKS,
     SITES,
@@ -281,3 +283,31 @@ def test_prune_leaves_every_table_as_with_only_the_newer_events(
     # Pruning keeps the course-start keys (a resent old start stays a repeat); the
     # mirror never saw those starts. Everything else is as if ingested without them.
     assert_same(got, want)
+
+
+def test_erase_and_prune_remove_the_outbox_rows_of_their_events(
+        make_app: Callable[..., Flask], sqlite_url: str) -> None:
+    app = make_app(sqlite_url, LRS_URL="http://127.0.0.1:9/xapi")  # queued, never sent
+    per_learner = traffic(8)
+    for batches in per_learner.values():
+        send(app, app.config["TEST_SITE"].key, batches)
+
+    def queued() -> set[str]:
+        with get_engine(app).connect() as conn:
+            return set(conn.execute(select(OUTBOX.c.mid)).scalars())
+
+    def mids(**where: Any) -> set[str]:
+        with get_engine(app).connect() as conn:
+            return set(conn.execute(select(EVENTS.c.mid).where(
+                *(EVENTS.c[k] == v for k, v in where.items()))).scalars())
+
+    gone = mids(actor_id="learner-4")
+    had = gone & queued()
+    assert had
+    done = erase_learner(get_engine(app), "learner-4")
+    assert done.removed.outbox == len(had)
+    assert not gone & queued()
+    before = queued()
+    pruned = prune_events(get_engine(app), T0 + 300_000)
+    assert pruned.removed.outbox > 0
+    assert queued() == before & mids()  # only the rows of events that remain
