@@ -27,6 +27,7 @@ from collector.bench.synthetic import session_events
 
 ACK_TIMEOUT = 30.0
 MAX_ERROR_SAMPLES = 10
+LAG_PROBE_SECONDS = 0.01
 
 
 @dataclass
@@ -44,6 +45,9 @@ class LoadTotals:
     retries: int = 0  # attempts of batches that were not acked at the first try
     unacked: int = 0  # events still without an ack when the load ended
     latencies_ms: list[float] = field(default_factory=list)
+    # How late the clients' own event loop ran a 10 ms timer: the part of an ack's
+    # measured time that is the load generator's, not the server's.
+    loop_lag_ms: list[float] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
     connections: int = 0
 
@@ -275,8 +279,17 @@ async def run_load(base_url: str, key: str, plan: LoadPlan,
                               for i in range(plan.ws_clients)]
     clients += [HttpClient(base_url, key, first + plan.ws_clients + i, plan, totals, stop_new,
                            give_up) for i in range(plan.http_clients)]
+    probe = asyncio.ensure_future(_probe_loop_lag(totals, stop_new))
     await asyncio.gather(*(c.run() for c in clients))
+    await probe
     return totals
+
+
+async def _probe_loop_lag(totals: LoadTotals, stop: Callable[[], bool]) -> None:
+    while not stop():
+        asked = time.monotonic()
+        await asyncio.sleep(LAG_PROBE_SECONDS)
+        totals.loop_lag_ms.append((time.monotonic() - asked - LAG_PROBE_SECONDS) * 1000)
 
 
 def percentile(values: list[float], fraction: float) -> float:

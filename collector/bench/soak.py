@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from collector.bench.ingest import fresh_database
 from collector.bench.load import LoadPlan, LoadTotals, percentile, run_load
 from collector.bench.server import ServerProcess, proc_stats
+from collector.ingest.timing import read_step_times
 from collector.storage.engine import make_engine
 from collector.storage.models import Event, Site
 
@@ -152,8 +153,15 @@ def run_soak(*, clients: int = 200, http_clients: int | None = None, seconds: fl
             fds_after = _settled_fds(sampler, idle_fds)
         rows, stored_mids = stored_events(url)
         distinct = len(stored_mids)
-    return _report(plan, totals, sampler, rows, distinct, stored_mids, elapsed, peak_rss,
-                   idle_rss, idle_fds, fds_after, workers)
+        steps = read_step_times(Path(tmp) / "instance" / "pipeline")  # written at exit
+    report = _report(plan, totals, sampler, rows, distinct, stored_mids, elapsed, peak_rss,
+                     idle_rss, idle_fds, fds_after, workers)
+    # The server's own share of the ack time: each step's mean per call (a "persist"
+    # call is one group transaction, the wait of the batches in it).
+    report["server_step_ms_per_call"] = {
+        step: round(row["seconds"] * 1000 / row["calls"], 2) if row["calls"] else None
+        for step, row in steps.items()}
+    return report
 
 
 def _settled_fds(sampler: ServerSampler, idle: int, timeout: float = 3.0) -> int:
@@ -200,6 +208,8 @@ def _report(plan: LoadPlan, totals: LoadTotals, sampler: ServerSampler, rows: in
         "p50_ack_ms": round(percentile(lat, 0.50), 1),
         "p99_ack_ms": round(percentile(lat, 0.99), 1),
         "max_ack_ms": round(max(lat), 1) if lat else 0.0,
+        "client_loop_lag_p50_ms": round(percentile(totals.loop_lag_ms, 0.50), 1),
+        "client_loop_lag_p99_ms": round(percentile(totals.loop_lag_ms, 0.99), 1),
         "idle_rss_mb": round(idle_rss, 1),
         "peak_rss_mb": round(peak_rss, 1),
         "rss_growth_after_warmup_mb": rss_flat,

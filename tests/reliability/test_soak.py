@@ -35,6 +35,11 @@ def test_soak_acked_equals_stored_no_errors_fds_released() -> None:
     assert report["duplicates"] == report["resent_on_purpose"]
     assert report["sent"] == report["acked"] + report["resent_on_purpose"]
     assert 0 < report["p50_ack_ms"] <= report["p99_ack_ms"] <= report["max_ack_ms"]
+    assert 0 <= report["client_loop_lag_p50_ms"] <= report["client_loop_lag_p99_ms"]
+    # The server's steps as its processes wrote them at exit: one group per persist call.
+    steps = report["server_step_ms_per_call"]
+    assert steps["validate"] > 0 and steps["persist"] > 0
+    assert steps["persist"] < report["max_ack_ms"]
     assert report["peak_rss_mb"] >= report["idle_rss_mb"] > 0
     assert report["rss_mb_over_time"]
     # Every client connection was held open at once, and released afterwards.
