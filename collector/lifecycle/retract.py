@@ -3,10 +3,10 @@
 ``retract`` runs in the caller's transaction and takes its locks in the order ingest
 takes them (events, quarantine and links; outbox; sessions; learners; then the counter
 rows every writer updates: event names, dashboard counters, course totals, warnings),
-so it may run beside ingest on PostgreSQL. Counters are
-decremented by exactly what ingest added for the removed rows (the same counting code
-runs on them); session timelines lose the removed tokens; each touched learner is
-rebuilt from the events it has left (``analytics.learning_rebuild``).
+so it may run beside ingest on PostgreSQL. Counters are decremented by exactly what
+ingest added for the removed rows (the same counting code runs on them); session
+timelines lose the removed tokens; each touched learner is rebuilt from the events it
+has left (``analytics.learning_rebuild``).
 
 What is not derived from the remaining events: ``event_names`` first/last-seen times and
 a session's first course and env stay as they were (both were seen). Course-start keys
