@@ -27,7 +27,7 @@ from collector.analytics.upserts import (
     SESSION_UPSERT,
 )
 from collector.core.events.validate import ValidEvent
-from collector.ingest.persist import BatchOutcome, PreparedBatch
+from collector.ingest.persist import BatchOutcome, CounterWrites, PreparedBatch
 from collector.ingest.pipeline import get_pipeline
 from collector.storage.dialect import insert_for, is_postgres
 from collector.storage.engine import get_engine
@@ -87,26 +87,18 @@ class DerivedTables:
         self._keys: dict[KeyTuple, int] = {}
         self._unconfirmed: dict[KeyTuple, int] = {}  # learned in a group not yet known committed
         self._site_names: dict[int, str] = {}
-        self._pending: tuple[Sequence[PreparedBatch], GroupCounts] | None = None
 
     def __call__(self, conn: Connection, batches: Sequence[PreparedBatch],
-                 outcomes: Sequence[BatchOutcome]) -> None:
+                 outcomes: Sequence[BatchOutcome]) -> CounterWrites:
+        """Session timelines now; events per key and hour, per minute and per rejection
+        reason (rows every writer updates) returned, for the end of the transaction."""
         self._confirm_keys(conn)
         counts = self.count(conn, batches, outcomes)
         if counts.chunks:
             self._upsert_sessions(conn, counts.chunks)
-        self._pending = (batches, counts)
         if self.notify and any(o.stored for o in outcomes):
             self._notify(conn, batches, outcomes)
-
-    def write_counters(self, conn: Connection, batches: Sequence[PreparedBatch],
-                       outcomes: Sequence[BatchOutcome]) -> None:
-        """Counter hook: events per key and hour, per minute, per rejection reason (rows
-        every writer updates), written last in the transaction."""
-        pending, self._pending = self._pending, None
-        if pending is None or pending[0] is not batches:
-            return
-        write_counts(conn, pending[1])
+        return lambda conn: write_counts(conn, counts)
 
     def count(self, conn: Connection, batches: Sequence[PreparedBatch],
               outcomes: Sequence[BatchOutcome]) -> GroupCounts:
@@ -329,6 +321,5 @@ def init_app(app: Flask) -> None:
     """Keep the dashboard tables in every ingest transaction; cache interned keys."""
     app.extensions["collector.key_catalog"] = KeyCatalog()
     postgres = is_postgres(get_engine(app))
-    hook = DerivedTables(notify=postgres and not app.config.get("REDIS_URL"))
-    get_pipeline(app).in_transaction(hook)
-    get_pipeline(app).in_transaction(hook.write_counters, counters=True)
+    get_pipeline(app).in_transaction(
+        DerivedTables(notify=postgres and not app.config.get("REDIS_URL")))

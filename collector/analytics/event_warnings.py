@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import Connection, select
 
 from collector.analytics.upserts import PreparedUpsert
-from collector.ingest.persist import BatchOutcome, PreparedBatch
+from collector.ingest.persist import BatchOutcome, CounterWrites, PreparedBatch
 from collector.ingest.pipeline import get_pipeline
 from collector.storage.dialect import insert_for
 from collector.storage.models import DASH_WARNINGS, EVENTS, Site
@@ -65,19 +65,25 @@ def warning_counts(batches: Sequence[PreparedBatch], outcomes: Sequence[BatchOut
 
 
 def count_warnings(conn: Connection, batches: Sequence[PreparedBatch],
-                   outcomes: Sequence[BatchOutcome]) -> None:
-    """Persist hook: one counter row per (site, hour, kind of warning) touched."""
+                   outcomes: Sequence[BatchOutcome]) -> CounterWrites | None:
+    """Persist hook: one counter row per (site, hour, kind of warning) touched, written
+    with the other counters at the end of the transaction."""
     counts, examples = warning_counts(batches, outcomes)
-    if counts:
+    if not counts:
+        return None
+
+    def write(conn: Connection) -> None:
         WARNING_UPSERT.execute(conn, [
             {"site_id": s, "hour": h, "warning": w, "events": n,
              "example_mid": examples[(s, h, w)]}
             for (s, h, w), n in sorted(counts.items())])  # sorted: one lock order
 
+    return write
+
 
 def init_app(app: Flask) -> None:
     """Count warnings in every ingest transaction."""
-    get_pipeline(app).in_transaction(count_warnings, counters=True)
+    get_pipeline(app).in_transaction(count_warnings)
 
 
 @dataclass(slots=True)

@@ -66,12 +66,12 @@ def rebuild_learners(conn: Connection, keys: Sequence[LearnerKey],
     for site, chunk in learner_chunks(keys):
         _subtract_stored(conn, site, chunk, totals)
         _delete_rows(conn, site, chunk)
-    hook = LearningTables()
-    hook(conn, batches, outcomes)
+    added = LearningTables()(conn, batches, outcomes)
 
     def write_counters(conn: Connection) -> None:
         write_totals(conn, totals)
-        hook.write_counters(conn, batches, outcomes)
+        if added is not None:
+            added(conn)
         _recompute_bounds(conn, sorted({(site, course) for site, course, _ in keys}))
 
     return write_counters

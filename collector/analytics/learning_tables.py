@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, case, literal, text
 
 from collector.analytics.upserts import PreparedUpsert
 from collector.core.events.validate import ValidEvent
-from collector.ingest.persist import BatchOutcome, PreparedBatch
+from collector.ingest.persist import BatchOutcome, CounterWrites, PreparedBatch
 from collector.ingest.pipeline import get_pipeline
 from collector.storage.dialect import insert_for, is_postgres, least_greatest
 from collector.storage.models import (
@@ -340,18 +340,15 @@ class Totals:
 
 
 class LearningTables:
-    """``PersistHook`` keeping the ``learn_*`` tables: the learners' own rows, then (in
-    ``write_counters``, a counter hook) the totals. Run by the writer thread only."""
-
-    def __init__(self) -> None:
-        self._pending: tuple[Sequence[PreparedBatch], Totals] | None = None
+    """``PersistHook`` keeping the ``learn_*`` tables: the learners' own rows now, the
+    per-course, per-lesson and per-item totals (rows every writer updates) returned for
+    the end of the transaction."""
 
     def __call__(self, conn: Connection, batches: Sequence[PreparedBatch],
-                 outcomes: Sequence[BatchOutcome]) -> None:
-        self._pending = None
+                 outcomes: Sequence[BatchOutcome]) -> CounterWrites | None:
         touched = gather(batches, outcomes)
         if not touched:
-            return
+            return None
         keys = sorted(touched)
         if is_postgres(conn):
             lock_learners(conn, keys)
@@ -411,15 +408,7 @@ class LearningTables:
             LESSON_UPSERT.execute_tuples(conn, LESSON_COLUMNS, lesson_rows)
         if attempt_rows:
             ATTEMPT_UPSERT.execute_tuples(conn, ATTEMPT_COLUMNS, attempt_rows)
-        self._pending = (batches, totals)
-
-    def write_counters(self, conn: Connection, batches: Sequence[PreparedBatch],
-                       outcomes: Sequence[BatchOutcome]) -> None:
-        """Counter hook: the group's changes to the per-course, per-lesson and per-item
-        totals (rows every writer updates), written last in the transaction."""
-        pending, self._pending = self._pending, None
-        if pending is not None and pending[0] is batches:
-            write_totals(conn, pending[1])
+        return lambda conn: write_totals(conn, totals)
 
     @staticmethod
     def _item_deltas(totals: Totals, site: int, course: str, old: dict[str, Attempt],
@@ -713,6 +702,4 @@ DURATION_UPSERT = PreparedUpsert(_add(LEARN_DURATIONS,
 
 def init_app(app: Flask) -> None:
     """Keep the learning-analytics tables in every ingest transaction."""
-    hook = LearningTables()
-    get_pipeline(app).in_transaction(hook)
-    get_pipeline(app).in_transaction(hook.write_counters, counters=True)
+    get_pipeline(app).in_transaction(LearningTables())

@@ -54,10 +54,7 @@ def load_events(engine: Engine, site_id: int, events: int, session_length: int) 
     """Validate and store ``events`` generated events with the dashboard hook; seconds."""
 
     chains = SessionChains()
-    derived, learning = DerivedTables(), LearningTables()
-    # In the order the pipeline runs them: each table's own rows, then the counters.
-    hooks: list[PersistHook] = [derived, learning, derived.write_counters,
-                                learning.write_counters]
+    hooks: list[PersistHook] = [DerivedTables(), LearningTables()]
     started = time.perf_counter()
     pending: list[ValidEvent] = []
     done = 0

@@ -2,9 +2,9 @@
 
 Times the two registry steps on groups of synthetic lesson events (the traffic of
 ``collector bench ingest``) on a temp SQLite database: the ingest-time check
-(:func:`check_custom_events`) and the persist hooks (:func:`store_registrations` and
-:func:`count_names`, inside a transaction). Prints one JSON object: microseconds per
-event, median over the groups.
+(:func:`check_custom_events`) and the persist hook (:func:`persist_catalog`, with the
+counter writes it returns, inside a transaction). Prints one JSON object: microseconds
+per event, median over the groups.
 """
 
 from __future__ import annotations
@@ -26,12 +26,7 @@ from collector.ingest.persist import BatchOutcome, PreparedBatch
 from collector.storage.engine import make_engine, upgrade
 from collector.storage.sites import SiteAuth, create_site
 from collector.tracking.registry import Registry
-from collector.tracking.registry_checks import (
-    WarningLog,
-    check_custom_events,
-    count_names,
-    store_registrations,
-)
+from collector.tracking.registry_checks import WarningLog, check_custom_events, persist_catalog
 
 
 def run_registry_bench(events: int = 10_000, groups: int = 20, batch: int = 100) -> dict[str, Any]:
@@ -58,8 +53,9 @@ def run_registry_bench(events: int = 10_000, groups: int = 20, batch: int = 100)
                 outcomes = [BatchOutcome(b.valid, 0) for b in batches]
                 with engine.begin() as conn:
                     started = time.perf_counter()
-                    store_registrations(conn, batches, outcomes)
-                    count_names(conn, batches, outcomes)
+                    counters = persist_catalog(conn, batches, outcomes)
+                    if counters is not None:
+                        counters(conn)
                     hook_s.append(time.perf_counter() - started)
         finally:
             engine.dispose()

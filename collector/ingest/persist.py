@@ -60,8 +60,13 @@ class BatchOutcome:
 # of the group and their outcomes (``outcome.stored`` holds only newly stored events).
 # Features that keep derived tables (outbox, session paths) register one here so their
 # rows commit atomically with the events. Hooks must work in bulk: they run on the
-# writer's hot path.
-PersistHook = Callable[[Connection, Sequence[PreparedBatch], Sequence[BatchOutcome]], None]
+# writer's hot path. A hook may return its writes to rows every writer updates (per
+# minute, per event name, per course): those run after every hook, just before the
+# commit and in the order of the hooks, so concurrent writers (several workers or
+# nodes) hold such rows locked for the shortest time, and lock them in one order.
+CounterWrites = Callable[[Connection], None]
+PersistHook = Callable[[Connection, Sequence[PreparedBatch], Sequence[BatchOutcome]],
+                       CounterWrites | None]
 
 
 class SessionChains:
@@ -143,8 +148,10 @@ def persist_group(
         conn.execute(REJECTED_EVENTS.insert(), quarantine)
     if receipts:
         conn.execute(DUPLICATE_RECEIPTS.insert(), receipts)
-    for hook in hooks:
-        hook(conn, batches, outcomes)
+    counters = [write for hook in hooks
+                if (write := hook(conn, batches, outcomes)) is not None]
+    for write in counters:
+        write(conn)
     return outcomes, learned
 
 

@@ -14,9 +14,9 @@ Features extend ingest in three phases, each with one policy:
   aborts the transaction; the writer then stores each batch of the group on its own, so
   only the batch that made it fail is affected: its events go to quarantine with the
   reason and are acked as rejected (a retry would fail the same way). Only a database
-  that cannot be reached is answered with "storage unavailable". Hooks registered with
-  ``counters=True`` only add to rows every writer updates (per minute, per event name,
-  per course): they run after all others, just before the commit, so that concurrent
+  that cannot be reached is answered with "storage unavailable". A hook returns its
+  writes to rows every writer updates (counters per minute, per event name, per
+  course), if any: they run after every hook, just before the commit, so concurrent
   writers (several workers or nodes) hold those rows locked for the shortest time.
 - **after commit** (:meth:`Pipeline.after_commit`): ``listener(site, stored_events)``
   runs once the batch is durable (live fan-out, wake-ups). A listener that raises is
@@ -92,7 +92,6 @@ class Pipeline:
         self.quarantine_budget = QuarantineBudget()
         self._checks: list[Check] = []
         self._listeners: list[Listener] = []
-        self._counter_hooks = 0  # the last hooks of writer.hooks
 
     # --- extension points (policies: see the module docstring) ------------------------
 
@@ -100,14 +99,11 @@ class Pipeline:
         """Add a check run after validation; isolated (a failure is logged)."""
         self._checks.append(check)
 
-    def in_transaction(self, hook: PersistHook, *, counters: bool = False) -> None:
-        """Add a persist hook; it aborts the group when it raises. Counter hooks run
-        last, in the order they were added (the order every writer locks their rows)."""
-        if counters:
-            self.writer.hooks.append(hook)
-            self._counter_hooks += 1
-        else:
-            self.writer.hooks.insert(len(self.writer.hooks) - self._counter_hooks, hook)
+    def in_transaction(self, hook: PersistHook) -> None:
+        """Add a persist hook; it aborts the group when it raises. The counter writes
+        hooks return run in the order the hooks were added (the order every writer
+        locks those rows)."""
+        self.writer.hooks.append(hook)
 
     def after_commit(self, listener: Listener) -> None:
         """Add a listener called with each committed batch; isolated (logged)."""

@@ -3,7 +3,7 @@
 Built from three small tables, never from a scan of ``events``: the spec's eid
 descriptions, ``event_types`` (registrations per site, all versions) and
 ``event_names`` (counters per site kept at ingest by
-:func:`collector.tracking.registry_checks.count_names`).
+:func:`collector.tracking.registry_checks.persist_catalog`).
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 - :func:`check_custom_events` runs on the request thread after validation: a custom
   event (EXDATA with a dotted ``edata.type``) is checked against its registration and
   the warnings are logged and put on the event before it is stored.
-- :func:`store_registrations` is a persist hook (inside the ingest transaction): it
-  stores the registrations carried by ``collector.register`` events; the counter hook
-  :func:`count_names` keeps one counter row per event name (count, first/last seen,
-  warnings, an example) for the catalog.
+- :func:`persist_catalog` is a persist hook (inside the ingest transaction): it stores
+  the registrations carried by ``collector.register`` events and keeps one counter row
+  per event name (count, first/last seen, warnings, an example) for the catalog,
+  written with the other counters at the end of the transaction.
 
 Both work in bulk and stay cheap for ordinary V3 traffic: one comparison per event to
 skip non-custom events, one upsert per distinct name per committed group.
@@ -29,7 +29,7 @@ import msgspec
 from sqlalchemy import Connection, func, update
 
 from collector.core.events.validate import ValidEvent
-from collector.ingest.persist import BatchOutcome, PreparedBatch
+from collector.ingest.persist import BatchOutcome, CounterWrites, PreparedBatch
 from collector.storage.dialect import insert_for, least_greatest
 from collector.storage.models import EVENT_NAMES, EVENTS
 from collector.storage.sites import SiteAuth
@@ -129,19 +129,12 @@ class _Seen:
     example: str | None = None
 
 
-def store_registrations(conn: Connection, batches: Sequence[PreparedBatch],
-                        outcomes: Sequence[BatchOutcome]) -> None:
-    """Persist hook: the event types browsers registered (``collector.register``)."""
-    for batch, outcome in zip(batches, outcomes, strict=True):
-        for ev in outcome.stored:
-            if ev.name == REGISTER_EVENT:
-                _store_registration(conn, batch.site_id, ev)
-
-
-def count_names(conn: Connection, batches: Sequence[PreparedBatch],
-                outcomes: Sequence[BatchOutcome]) -> None:
-    """Counter hook: the per-(site, name) counters of the event catalog."""
+def persist_catalog(conn: Connection, batches: Sequence[PreparedBatch],
+                    outcomes: Sequence[BatchOutcome]) -> CounterWrites | None:
+    """Persist hook: registrations from browsers now; the per-(site, name) counters
+    returned, for the end of the transaction."""
     seen: dict[tuple[int, str], _Seen] = {}
+    registers: list[tuple[int, ValidEvent]] = []
     for batch, outcome in zip(batches, outcomes, strict=True):
         stored = outcome.stored
         if not stored:
@@ -166,8 +159,13 @@ def count_names(conn: Connection, batches: Sequence[PreparedBatch],
             entry = seen[(site_id, ev.name)]
             entry.warned += 1
             entry.last_warnings = json.dumps(ev.warnings)
-    if seen:
-        _upsert_counters(conn, seen)
+        if REGISTER_EVENT in counts:
+            registers.extend((site_id, ev) for ev in stored if ev.name == REGISTER_EVENT)
+    for site_id, ev in registers:
+        _store_registration(conn, site_id, ev)
+    if not seen:
+        return None
+    return lambda conn: _upsert_counters(conn, seen)
 
 
 def _store_registration(conn: Connection, site_id: int, ev: ValidEvent) -> None:

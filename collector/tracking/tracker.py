@@ -39,8 +39,7 @@ from collector.tracking.registry_checks import (
     WarningLog,
     after_commit,
     check_custom_events,
-    count_names,
-    store_registrations,
+    persist_catalog,
 )
 
 log = logging.getLogger("collector.tracking")
@@ -247,6 +246,5 @@ def init_app(app: Flask) -> None:
     warn_log = WarningLog()
     pipeline.before_store(
         lambda site, valid: check_custom_events(registry, warn_log, site, valid))
-    pipeline.in_transaction(store_registrations)
-    pipeline.in_transaction(count_names, counters=True)
+    pipeline.in_transaction(persist_catalog)
     pipeline.after_commit(lambda site, stored: after_commit(registry, stored))

@@ -133,3 +133,26 @@ def test_a_failing_in_transaction_hook_fails_only_its_batch_of_the_group(
     assert ["good-1-0", "poisoned-0", "good-2-0"] in hook.groups, hook.groups
     assert stored_mids(app) == {e["mid"] for name in ("gate", "good-1", "good-2")
                                 for e in batches[name]}
+
+
+def test_counter_writes_a_hook_returns_run_after_every_hook_in_their_order(
+        app: Flask) -> None:
+    site = get_directory(app).authenticate(app.config["TEST_SITE"].key)
+    assert site is not None
+    pipeline = get_pipeline(app)
+    calls: list[str] = []
+
+    def hook(name: str, counts: bool) -> Any:
+        def run(conn: Any, batches: Any, outcomes: Any) -> Any:
+            calls.append(name)
+            if not counts:
+                return None
+            return lambda conn: calls.append(f"{name} counters")
+        return run
+
+    for name, counts in (("first", True), ("second", False), ("third", True)):
+        pipeline.in_transaction(hook(name, counts))
+    assert pipeline.ingest_events(site, [json.dumps(event()).encode()],
+                                  transport="http").accepted == 1
+    # (The collector's own hooks run too; only these three record their calls.)
+    assert calls == ["first", "second", "third", "first counters", "third counters"]
