@@ -9,7 +9,14 @@ from sqlalchemy import Connection, Engine, delete, select, text
 
 from collector.lifecycle.retract import Removed, in_transaction, retract
 from collector.lifecycle.stored import EVENT_COLUMNS, REJECTED_COLUMNS
-from collector.storage.models import COURSE_STARTS, DASH_SESSIONS, EVENTS, REJECTED_EVENTS, SITES
+from collector.storage.models import (
+    COURSE_STARTS,
+    DASH_SESSIONS,
+    EVENT_NAMES,
+    EVENTS,
+    REJECTED_EVENTS,
+    SITES,
+)
 
 
 class AmbiguousLearner(ValueError):
@@ -27,18 +34,14 @@ class Erasure:
     removed: Removed
 
 
-def _like(needle: str) -> str:
-    return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _quarantined(conn: Connection, site_id: int, actor: str) -> list[object]:
     """Quarantined rows of the site whose payload names the learner (as a JSON string:
     its id wherever it appears, since a refused event may be malformed anywhere)."""
     needle = json.dumps(actor, ensure_ascii=False)
     q = REJECTED_EVENTS.c
     return [row for row in conn.execute(select(*REJECTED_COLUMNS, q.payload).where(
-        q.site_id == site_id, q.payload.like(_like(needle), escape="\\")))
-        if needle in row.payload]
+        q.site_id == site_id, q.payload.contains(needle, autoescape=True)))
+        if needle in row.payload]  # SQLite's LIKE ignores ASCII case: check exactly
 
 
 def sites_holding(conn: Connection, actor: str, site: str | None) -> list[tuple[int, str]]:
@@ -92,9 +95,9 @@ def _scrub_examples(conn: Connection, site_id: int, actor: str) -> None:
     """The event catalog keeps one example payload per name: drop those naming the
     learner (the next event of that name becomes the example)."""
     needle = json.dumps(actor, ensure_ascii=False)
-    rows = conn.execute(text("SELECT name, example FROM event_names WHERE site_id = :s AND "
-                             "example LIKE :p ESCAPE '\\'"),
-                        {"s": site_id, "p": _like(needle)}).all()
+    n = EVENT_NAMES.c
+    rows = conn.execute(select(n.name, n.example).where(
+        n.site_id == site_id, n.example.contains(needle, autoescape=True))).all()
     names = [{"s": site_id, "n": name} for name, example in rows if needle in example]
     if names:
         conn.execute(text("UPDATE event_names SET example = NULL WHERE site_id = :s "
