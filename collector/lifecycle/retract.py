@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 500  # values per IN list
 RETRIES = 5
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE; its message text follows lc_messages
 
 T = TypeVar("T")
 
@@ -58,7 +59,8 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
             with write_transaction(engine) as conn:
                 return work(conn)
         except DBAPIError as exc:
-            if attempt + 1 == RETRIES or "deadlock" not in str(exc.orig).lower():
+            if (attempt + 1 == RETRIES
+                    or getattr(exc.orig, "sqlstate", None) != DEADLOCK_DETECTED):
                 raise
             log.warning("lifecycle: a transaction met ingest in a deadlock, retrying (%s)",
                         exc.orig)
